@@ -1,0 +1,135 @@
+"""The exception tree. Expected failures (a down probe, a refused call) are values elsewhere.
+
+    RemediatorError
+    ├── ConfigError          invalid configuration; carries every problem found
+    ├── CredentialError      a secret reference cannot be resolved (never carries the secret)
+    └── NcpError             a CDSS API call failed; carries status, errorCode, and `sent`
+        ├── NcpBadRequest        400/100, 413/430         not retried
+        ├── NcpAuthFailed        401/200                  not retried; names the clock skew
+        ├── NcpPermissionDenied  401/210                  not retried
+        ├── NcpNotFound          404/300                  not retried; restartCMAKService withdrawn
+        ├── NcpQuotaExceeded     429/400                  not retried
+        ├── NcpThrottled         429/410, 429/420         retried with backoff
+        ├── NcpServerError       503/500, 504/510, 500/900  reads retried; actions: unknown
+        ├── NcpTransportError    refused, DNS, TLS, timeouts, dropped connections
+        └── NcpBadResponse       envelope code != 0, null result, unparsable body
+
+`NcpError.sent` says what an action may have done: "not_sent" (it never reached the backend,
+safe to treat as not applied), "sent" (the backend answered that it did not apply it), or
+"unknown" (it may have run: reconcile by reading cluster status, never resend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Sent = Literal["not_sent", "sent", "unknown"]
+
+
+class RemediatorError(Exception):
+    """Base of every error remediator raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One configuration problem, located in a file."""
+
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.key}: {self.message}"
+
+
+class ConfigError(RemediatorError):
+    """The configuration is invalid; `problems` lists every problem found, in file order."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class CredentialError(RemediatorError):
+    """A secret reference could not be resolved. The message names the source, never a value."""
+
+
+class NcpError(RemediatorError):
+    """A CDSS API call failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        status: int | None = None,
+        error_code: str | None = None,
+        sent: Sent = "not_sent",
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.operation = operation
+        self.status = status
+        self.error_code = error_code
+        self.sent: Sent = sent
+        self.request_id = request_id
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same request may be sent again (never true for an unknown action)."""
+        return False
+
+
+class NcpBadRequest(NcpError):
+    """400/100 or 413/430: the request itself is wrong."""
+
+
+class NcpAuthFailed(NcpError):
+    """401/200: bad key, bad signature, or a clock 5 minutes or more off the gateway's."""
+
+
+class NcpPermissionDenied(NcpError):
+    """401/210: the key lacks the permission."""
+
+
+class NcpNotFound(NcpError):
+    """404/300: no such operation (what a withdrawn operation answers)."""
+
+
+class NcpQuotaExceeded(NcpError):
+    """429/400: quota exceeded."""
+
+
+class NcpThrottled(NcpError):
+    """429/410 or 429/420: rejected before the backend ran; may be retried."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class NcpServerError(NcpError):
+    """5xx from the gateway: a read may be retried; an action's outcome is unknown."""
+
+    @property
+    def retryable(self) -> bool:
+        return self.sent != "unknown"
+
+
+class NcpTransportError(NcpError):
+    """The exchange broke: refused, DNS, TLS, a timeout or a dropped connection."""
+
+    @property
+    def retryable(self) -> bool:
+        return self.sent != "unknown"
+
+
+class NcpBadResponse(NcpError):
+    """The gateway answered 2xx but the envelope says failure or cannot be read."""

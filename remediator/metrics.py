@@ -1,0 +1,133 @@
+"""Every metric remediator exports (names fixed by SPEC section 7), on a given registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from remediator import __version__
+
+_PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_ACTION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_DETECTION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+
+
+class Metrics:
+    """The metric objects, built once per registry; tests pass a fresh `CollectorRegistry()`."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        r = registry
+        self.probes = Counter(
+            "remediator_probes", "Health probes by result.", ["target", "result"], registry=r
+        )
+        self.probe_duration = Histogram(
+            "remediator_probe_duration_seconds",
+            "Duration of health probes (all targets).",
+            buckets=_PROBE_BUCKETS,
+            registry=r,
+        )
+        self.target_up = Gauge(
+            "remediator_target_up",
+            "Last probe of the target succeeded (1) or not (0).",
+            ["target"],
+            registry=r,
+        )
+        self.decisions = Counter(
+            "remediator_decisions",
+            "Decisions taken when a rule tripped, by outcome and reason.",
+            ["rule", "target", "outcome", "reason"],
+            registry=r,
+        )
+        self.actions = Counter(
+            "remediator_actions",
+            "Signed CDSS actions by result.",
+            ["target", "action", "result"],
+            registry=r,
+        )
+        self.action_duration = Histogram(
+            "remediator_action_duration_seconds",
+            "Duration of signed CDSS actions.",
+            ["action"],
+            buckets=_ACTION_BUCKETS,
+            registry=r,
+        )
+        self.remediations = Counter(
+            "remediator_remediations",
+            "Verified outcomes of remediations.",
+            ["rule", "target", "outcome"],
+            registry=r,
+        )
+        self.breaker_open = Gauge(
+            "remediator_breaker_open",
+            "Circuit breaker open (1): restarts are not helping.",
+            ["rule", "target"],
+            registry=r,
+        )
+        self.cooldown_remaining = Gauge(
+            "remediator_cooldown_remaining_seconds",
+            "Seconds until the rule may act again.",
+            ["rule", "target"],
+            registry=r,
+        )
+        self.paused = Gauge(
+            "remediator_paused", "Target paused for maintenance (1).", ["target"], registry=r
+        )
+        self.ncp_requests = Counter(
+            "remediator_ncp_requests",
+            "CDSS API requests by operation and HTTP status.",
+            ["operation", "code"],
+            registry=r,
+        )
+        self.ncp_retries = Counter(
+            "remediator_ncp_retries",
+            "CDSS API retries by operation and reason.",
+            ["operation", "reason"],
+            registry=r,
+        )
+        self.ncp_clock_skew = Gauge(
+            "remediator_ncp_clock_skew_seconds",
+            "Gateway Date header minus the local clock, from the last response.",
+            registry=r,
+        )
+        self.action_path_up = Gauge(
+            "remediator_action_path_up",
+            "The last signed read-only CDSS call succeeded (1) or not (0).",
+            registry=r,
+        )
+        self.alerts_received = Counter(
+            "remediator_alerts_received",
+            "Alertmanager alerts received.",
+            ["status", "outcome"],
+            registry=r,
+        )
+        self.webhook_requests = Counter(
+            "remediator_webhook_requests",
+            "Alertmanager webhook requests by HTTP status.",
+            ["code"],
+            registry=r,
+        )
+        self.detection_to_action = Histogram(
+            "remediator_detection_to_action_seconds",
+            "From the first failing signal to the signed action.",
+            ["action"],
+            buckets=_DETECTION_BUCKETS,
+            registry=r,
+        )
+        self.config_last_reload_success = Gauge(
+            "remediator_config_last_reload_success",
+            "The last configuration (re)load succeeded (1) or was refused (0).",
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "remediator_build_info", "remediator build information.", ["version"], registry=r
+        )
+        self.build_info.labels(version=__version__).set(1)
+
+    def declare(self, targets: list[str], rule_targets: list[tuple[str, str]]) -> None:
+        """Create the per-target and per-(rule, target) gauges at 0 so they exist from start-up."""
+        for target in targets:
+            self.target_up.labels(target=target)
+            self.paused.labels(target=target)
+        for rule, target in rule_targets:
+            self.breaker_open.labels(rule=rule, target=target)
+            self.cooldown_remaining.labels(rule=rule, target=target)
