@@ -1,0 +1,95 @@
+"""What the core tells the edges: decisions with reasons, and the work it asks them to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Outcome = Literal["acted", "suppressed", "shadow"]
+TriggerKind = Literal["probe", "alert", "manual"]
+RemediationOutcome = Literal["recovered", "not_recovered"]
+
+# Suppression reasons, fixed by SPEC section 7.
+SUPPRESSION_REASONS = (
+    "cooldown",
+    "budget",
+    "breaker",
+    "paused",
+    "duplicate",
+    "recovered",
+    "not_corroborated",
+    "cluster_busy",
+    "fleet_limit",
+    "mass_failure",
+    "in_progress",
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A rule tripped on a target, and this is what was decided, and why."""
+
+    rule: str
+    target: str
+    outcome: Outcome
+    reason: str
+    detail: str
+    at: float
+    trigger: TriggerKind
+    action: str
+
+
+@dataclass(frozen=True)
+class CheckFirst:
+    """Before acting: probe the target afresh (when `probe`) and read its cluster status.
+
+    The driver answers with a `PreflightResult` carrying the same `token`.
+    """
+
+    rule: str
+    target: str
+    cluster_no: str
+    token: int
+    probe: bool
+    trigger: TriggerKind
+    at: float
+
+
+@dataclass(frozen=True)
+class Act:
+    """Send a signed action. Record the intent durably first; answer with an `ActionOutcome`."""
+
+    rule: str
+    target: str
+    cluster_no: str
+    action: str
+    trigger: TriggerKind
+    detected_at: float
+    at: float
+    fallback_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Remediated:
+    """The verified end of a remediation."""
+
+    rule: str
+    target: str
+    action: str
+    outcome: RemediationOutcome
+    detail: str
+    at: float
+
+
+@dataclass(frozen=True)
+class BreakerChanged:
+    """A (rule, target) breaker opened (restarts are not helping: escalate) or closed."""
+
+    rule: str
+    target: str
+    open: bool
+    detail: str
+    at: float
+
+
+Output = Decision | CheckFirst | Act | Remediated | BreakerChanged

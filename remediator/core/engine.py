@@ -1,0 +1,587 @@
+"""The decision engine: `Engine.handle(event, now)` says what to do and why, and does nothing.
+
+The flow for one incident:
+
+    ProbeResult / AlertEvent ─> trigger trips ─> local guards ─> CheckFirst ─> PreflightResult
+        ─> fresh probe, cluster status, local guards again ─> Decision + Act
+        ─> ActionOutcome ─> verifying ─> ProbeResults / Tick ─> Remediated (─> BreakerChanged)
+
+Every trip ends in a `Decision`; a suppression with the same reason is not repeated while the
+trip lasts, so logs and counters see it once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from remediator.core.decisions import (
+    Act,
+    BreakerChanged,
+    CheckFirst,
+    Decision,
+    Output,
+    Remediated,
+    TriggerKind,
+)
+from remediator.core.events import (
+    ActionOutcome,
+    AlertEvent,
+    Event,
+    Pause,
+    PreflightResult,
+    ProbeResult,
+    Resume,
+    Tick,
+)
+from remediator.core.guardrails import local_guard
+from remediator.core.rules import AlertTrigger, Policy, ProbeTrigger, Rule
+from remediator.core.state import (
+    ActionRecord,
+    EpisodeState,
+    InFlight,
+    PauseRecord,
+    RuleState,
+    TargetState,
+)
+
+# Suppressions after which a re-sent alert episode is not looked at again.
+_FINAL_FOR_EPISODE = frozenset({"in_progress", "recovered", "not_corroborated", "duplicate"})
+_FLEET_WINDOW = 3600.0
+
+
+class Engine:
+    """A pure state machine over a `Policy`: the driver feeds events and carries out outputs."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.rules = {r.name: r for r in policy.rules}
+        self.targets = {t.name: TargetState() for t in policy.targets}
+        self.rule_states: dict[tuple[str, str], RuleState] = {
+            (r.name, t.name): RuleState() for t in policy.targets for r in policy.rules_for(t.name)
+        }
+        self.fleet_action_times: list[float] = []
+        self.all_paused_until: float | None = None
+        self.all_pause_reason = ""
+        self.episodes: dict[tuple[str, str], EpisodeState] = {}
+        self.last_action_at: dict[str, float] = {}
+        self._next_token = 1
+
+    # -- restoring from the ledger -------------------------------------------------------
+
+    def restore(
+        self,
+        actions: Iterable[ActionRecord],
+        *,
+        breakers: Iterable[tuple[str, str]] = (),
+        pauses: Iterable[PauseRecord] = (),
+        now: float,
+    ) -> None:
+        """Rebuild cooldowns, budgets, breakers, pauses and unfinished work from the ledger.
+
+        An action whose outcome was never recorded (a crash mid-call) counts as sent with an
+        unknown outcome: it spends cooldown and budget and is verified, never resent.
+        """
+        latest: dict[str, ActionRecord] = {}
+        for rec in sorted(actions, key=lambda a: a.intent_at):
+            st = self.rule_states.get((rec.rule, rec.target))
+            if st is not None:
+                st.action_times.append(rec.intent_at)
+                if rec.remediation:
+                    st.last_outcome = rec.remediation
+            if rec.mode == "enforce":
+                self.fleet_action_times.append(rec.intent_at)
+                self.last_action_at[rec.target] = rec.intent_at
+                latest[rec.target] = rec
+        for target, rec in latest.items():
+            rule = self.rules.get(rec.rule)
+            ts = self.targets.get(target)
+            if rule is None or ts is None or rec.remediation is not None:
+                continue
+            if rec.result in ("failure", "not_available"):
+                continue
+            started = rec.outcome_at if rec.result is not None and rec.outcome_at else now
+            ts.in_flight = InFlight(
+                rule=rec.rule,
+                action=rec.action,
+                phase="verifying",
+                decided_at=rec.intent_at,
+                grace_until=started + rule.verify.grace,
+                deadline=started + rule.verify.timeout,
+            )
+        for rule_name, target in breakers:
+            st = self.rule_states.get((rule_name, target))
+            if st is not None:
+                st.breaker_open = True
+        for p in pauses:
+            self._apply_pause(p.target, p.until, p.reason)
+
+    # -- the one entry point -------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Output]:
+        """Feed one event; returns the decisions taken and the work asked of the driver."""
+        out: list[Output] = []
+        self._expire(now, out)
+        if isinstance(event, ProbeResult):
+            self._on_probe(event, now, out)
+        elif isinstance(event, AlertEvent):
+            self._on_alert(event, now, out)
+        elif isinstance(event, PreflightResult):
+            self._on_preflight(event, now, out)
+        elif isinstance(event, ActionOutcome):
+            self._on_outcome(event, now, out)
+        elif isinstance(event, Pause):
+            self._apply_pause(event.target, event.until, event.reason)
+        elif isinstance(event, Resume):
+            self._on_resume(event, now, out)
+        elif isinstance(event, Tick):
+            pass
+        return out
+
+    # -- probes --------------------------------------------------------------------------
+
+    def _on_probe(self, r: ProbeResult, now: float, out: list[Output]) -> None:
+        ts = self.targets.get(r.target)
+        if ts is None:
+            return
+        if r.ok and ts.last_ok is not True:
+            ts.healthy_since = r.at
+        elif not r.ok:
+            ts.healthy_since = None
+        ts.last_ok = r.ok
+        flight = ts.in_flight
+        if flight is not None and flight.phase == "verifying":
+            self._verify_step(r, flight, now, out)
+        for rule in self.policy.rules_for(r.target):
+            st = self.rule_states[(rule.name, r.target)]
+            self._maybe_close_breaker(rule, r.target, st, ts, now, out)
+            if not isinstance(rule.trigger, ProbeTrigger):
+                continue
+            if flight is not None and flight.rule == rule.name:
+                continue  # its own restart is being verified; these probes belong to that
+            self._feed_window(rule, rule.trigger, st, r)
+            if st.tripped:
+                self._evaluate(rule, r.target, st, "probe", now, out)
+
+    def _feed_window(self, rule: Rule, trig: ProbeTrigger, st: RuleState, r: ProbeResult) -> None:
+        if st.window.maxlen != trig.of:
+            st.window = deque(st.window, maxlen=trig.of)
+        st.window.append(r.ok)
+        if not r.ok and st.first_failure_at is None:
+            st.first_failure_at = r.at
+        failures = sum(1 for ok in st.window if not ok)
+        if failures >= trig.failures:
+            st.tripped = True
+            return
+        if st.tripped:  # healthy enough again: this trip is over
+            st.tripped = False
+            st.last_reason = None
+            st.pending_token = None
+        if failures == 0:
+            st.first_failure_at = None
+
+    # -- alerts --------------------------------------------------------------------------
+
+    def _on_alert(self, a: AlertEvent, now: float, out: list[Output]) -> None:
+        if a.target not in self.targets:
+            return
+        ep = self.episodes.get(a.episode)
+        if a.status == "resolved":
+            if ep is None:
+                self.episodes[a.episode] = EpisodeState(target=a.target, final=True, resolved=True)
+            else:
+                ep.resolved = True
+            return
+        rules = [
+            r
+            for r in self.policy.rules_for(a.target)
+            if isinstance(r.trigger, AlertTrigger) and r.trigger.matches(a.alertname, a.labels)
+        ]
+        if not rules:
+            return
+        if ep is None:
+            ep = self.episodes[a.episode] = EpisodeState(target=a.target)
+        for rule in rules:
+            st = self.rule_states[(rule.name, a.target)]
+            if ep.final or ep.resolved:
+                if not ep.duplicate_reported:
+                    ep.duplicate_reported = True
+                    out.append(
+                        self._decision(
+                            rule,
+                            a.target,
+                            "suppressed",
+                            "duplicate",
+                            now,
+                            "alert",
+                            f"alert episode {a.fingerprint}@{a.starts_at} already handled",
+                        )
+                    )
+                continue
+            if st.pending_token is not None:
+                continue
+            st.tripped = True
+            st.pending_episode = a.episode
+            if st.first_failure_at is None:
+                st.first_failure_at = a.at
+            self._evaluate(rule, a.target, st, "alert", now, out)
+
+    # -- evaluation ----------------------------------------------------------------------
+
+    def _evaluate(
+        self,
+        rule: Rule,
+        target: str,
+        st: RuleState,
+        trigger: TriggerKind,
+        now: float,
+        out: list[Output],
+    ) -> None:
+        """A trip: suppress on a local guard, or ask the driver to look before acting."""
+        if st.pending_token is not None:
+            return
+        blocked = local_guard(self, rule, target, st, now)
+        if blocked is not None:
+            self._suppress(rule, target, st, blocked[0], blocked[1], trigger, now, out)
+            return
+        st.pending_token = self._next_token
+        st.pending_trigger = trigger
+        self._next_token += 1
+        corroborate = isinstance(rule.trigger, AlertTrigger) and rule.trigger.corroborate
+        cluster_no = self._cluster_no(target)
+        out.append(
+            CheckFirst(
+                rule=rule.name,
+                target=target,
+                cluster_no=cluster_no,
+                token=st.pending_token,
+                probe=trigger == "probe" or corroborate,
+                trigger=trigger,
+                at=now,
+            )
+        )
+
+    def _on_preflight(self, p: PreflightResult, now: float, out: list[Output]) -> None:
+        st = self.rule_states.get((p.rule, p.target))
+        rule = self.rules.get(p.rule)
+        if st is None or rule is None or st.pending_token != p.token:
+            return
+        st.pending_token = None
+        trigger = st.pending_trigger
+        ep = self.episodes.get(st.pending_episode) if st.pending_episode else None
+        if trigger == "probe" and not st.tripped:
+            return
+        if ep is not None and ep.resolved:
+            self._suppress(
+                rule,
+                p.target,
+                st,
+                "recovered",
+                "the alert resolved before acting",
+                trigger,
+                now,
+                out,
+            )
+            return
+        if p.probe is not None and p.probe.ok:
+            reason = "not_corroborated" if trigger == "alert" else "recovered"
+            self._suppress(
+                rule, p.target, st, reason, "a fresh probe was healthy", trigger, now, out
+            )
+            return
+        if p.cluster_busy:
+            self._suppress(
+                rule,
+                p.target,
+                st,
+                "cluster_busy",
+                p.cluster_detail or "cluster status is changing",
+                trigger,
+                now,
+                out,
+            )
+            return
+        blocked = local_guard(self, rule, p.target, st, now)
+        if blocked is not None:
+            self._suppress(rule, p.target, st, blocked[0], blocked[1], trigger, now, out)
+            return
+        self._act(rule, p.target, st, trigger, now, p, out)
+
+    def _act(
+        self,
+        rule: Rule,
+        target: str,
+        st: RuleState,
+        trigger: TriggerKind,
+        now: float,
+        p: PreflightResult,
+        out: list[Output],
+    ) -> None:
+        detected = st.first_failure_at if st.first_failure_at is not None else now
+        why = "alert firing" if trigger == "alert" else _window_text(st)
+        if p.probe is not None:
+            why += f"; fresh probe failed ({p.probe.reason})"
+        if p.cluster_busy is None and p.cluster_detail:
+            why += f"; cluster status unknown ({p.cluster_detail})"
+        st.action_times.append(now)
+        ep = self.episodes.get(st.pending_episode) if st.pending_episode else None
+        if ep is not None:
+            ep.final = True
+        st.reset_trip()
+        if rule.mode == "shadow":
+            out.append(
+                self._decision(
+                    rule, target, "shadow", "shadow", now, trigger, f"would {rule.action}: {why}"
+                )
+            )
+            return
+        self.fleet_action_times.append(now)
+        self.last_action_at[target] = now
+        self.targets[target].in_flight = InFlight(
+            rule=rule.name, action=rule.action, phase="acting", decided_at=now
+        )
+        out.append(
+            self._decision(rule, target, "acted", trigger, now, trigger, f"{rule.action}: {why}")
+        )
+        out.append(
+            Act(
+                rule=rule.name,
+                target=target,
+                cluster_no=self._cluster_no(target),
+                action=rule.action,
+                trigger=trigger,
+                detected_at=detected,
+                at=now,
+            )
+        )
+
+    def _suppress(
+        self,
+        rule: Rule,
+        target: str,
+        st: RuleState,
+        reason: str,
+        detail: str,
+        trigger: TriggerKind,
+        now: float,
+        out: list[Output],
+    ) -> None:
+        ep = self.episodes.get(st.pending_episode) if st.pending_episode else None
+        repeat = st.last_reason == reason
+        if ep is not None:
+            repeat = ep.last_reason == reason
+            ep.last_reason = reason
+            if reason in _FINAL_FOR_EPISODE:
+                ep.final = True
+        if reason in ("recovered", "not_corroborated") or trigger == "alert":
+            st.reset_trip()
+        else:
+            st.last_reason = reason
+        if not repeat:
+            out.append(self._decision(rule, target, "suppressed", reason, now, trigger, detail))
+
+    # -- actions and verification --------------------------------------------------------
+
+    def _on_outcome(self, o: ActionOutcome, now: float, out: list[Output]) -> None:
+        ts = self.targets.get(o.target)
+        rule = self.rules.get(o.rule)
+        if ts is None or rule is None or ts.in_flight is None or ts.in_flight.rule != o.rule:
+            return
+        flight = ts.in_flight
+        if flight.phase != "acting":
+            return
+        if o.result in ("success", "unknown"):
+            flight.phase = "verifying"
+            flight.grace_until = now + rule.verify.grace
+            flight.deadline = now + rule.verify.timeout
+            flight.successes = 0
+            return
+        if o.result == "not_available" and rule.fallback_action and not flight.fallback_used:
+            flight.fallback_used = True
+            flight.action = rule.fallback_action
+            out.append(
+                Act(
+                    rule=rule.name,
+                    target=o.target,
+                    cluster_no=self._cluster_no(o.target),
+                    action=rule.fallback_action,
+                    trigger="probe",
+                    detected_at=flight.decided_at,
+                    at=now,
+                    fallback_of=o.action,
+                )
+            )
+            return
+        detail = f"{o.action} failed: {o.detail}" if o.detail else f"{o.action} failed"
+        self._finish(rule, o.target, "not_recovered", detail, now, out)
+
+    def _verify_step(self, r: ProbeResult, flight: InFlight, now: float, out: list[Output]) -> None:
+        rule = self.rules[flight.rule]
+        if r.at < flight.grace_until:
+            return
+        if not r.ok:
+            flight.successes = 0
+            return
+        flight.successes += 1
+        if flight.successes >= rule.verify.successes:
+            self._finish(
+                rule,
+                r.target,
+                "recovered",
+                f"{flight.successes} healthy probes after {flight.action}",
+                now,
+                out,
+            )
+
+    def _finish(
+        self, rule: Rule, target: str, outcome: str, detail: str, now: float, out: list[Output]
+    ) -> None:
+        ts = self.targets[target]
+        action = ts.in_flight.action if ts.in_flight else rule.action
+        ts.in_flight = None
+        st = self.rule_states[(rule.name, target)]
+        st.last_outcome = outcome
+        out.append(
+            Remediated(
+                rule=rule.name,
+                target=target,
+                action=action,
+                outcome="recovered" if outcome == "recovered" else "not_recovered",
+                detail=detail,
+                at=now,
+            )
+        )
+        spent = st.actions_within(now, rule.budget.per) >= rule.budget.max
+        if outcome == "not_recovered" and spent and not st.breaker_open:
+            st.breaker_open = True
+            out.append(
+                BreakerChanged(
+                    rule=rule.name,
+                    target=target,
+                    open=True,
+                    at=now,
+                    detail=f"budget of {rule.budget.max} actions per {rule.budget.per:g}s "
+                    f"spent and the last {action} did not recover {target}: a human must look",
+                )
+            )
+
+    def _expire(self, now: float, out: list[Output]) -> None:
+        for name, ts in self.targets.items():
+            flight = ts.in_flight
+            if flight is not None and flight.phase == "verifying" and now >= flight.deadline:
+                rule = self.rules[flight.rule]
+                self._finish(
+                    rule,
+                    name,
+                    "not_recovered",
+                    f"not healthy {rule.verify.timeout:g}s after {flight.action}",
+                    now,
+                    out,
+                )
+            if ts.paused_until is not None and now >= ts.paused_until:
+                ts.paused_until = None
+                ts.pause_reason = ""
+        if self.all_paused_until is not None and now >= self.all_paused_until:
+            self.all_paused_until = None
+            self.all_pause_reason = ""
+        cutoff = now - _FLEET_WINDOW
+        if self.fleet_action_times and self.fleet_action_times[0] <= cutoff:
+            self.fleet_action_times = [t for t in self.fleet_action_times if t > cutoff]
+
+    def _maybe_close_breaker(
+        self,
+        rule: Rule,
+        target: str,
+        st: RuleState,
+        ts: TargetState,
+        now: float,
+        out: list[Output],
+    ) -> None:
+        if not st.breaker_open or ts.healthy_since is None or ts.in_flight is not None:
+            return
+        if now - ts.healthy_since >= rule.cooldown:
+            st.breaker_open = False
+            out.append(
+                BreakerChanged(
+                    rule=rule.name,
+                    target=target,
+                    open=False,
+                    at=now,
+                    detail=f"{target} stayed healthy for {rule.cooldown:g}s",
+                )
+            )
+
+    # -- pauses --------------------------------------------------------------------------
+
+    def _apply_pause(self, target: str | None, until: float, reason: str) -> None:
+        if target is None:
+            self.all_paused_until, self.all_pause_reason = until, reason
+        elif target in self.targets:
+            self.targets[target].paused_until = until
+            self.targets[target].pause_reason = reason
+
+    def _on_resume(self, r: Resume, now: float, out: list[Output]) -> None:
+        names = list(self.targets) if r.target is None else [r.target]
+        if r.target is None:
+            self.all_paused_until, self.all_pause_reason = None, ""
+        for name in names:
+            ts = self.targets.get(name)
+            if ts is None:
+                continue
+            ts.paused_until, ts.pause_reason = None, ""
+            if not r.reset_breaker:
+                continue
+            for rule in self.policy.rules_for(name):
+                st = self.rule_states[(rule.name, name)]
+                if st.breaker_open:
+                    st.breaker_open = False
+                    out.append(
+                        BreakerChanged(
+                            rule=rule.name,
+                            target=name,
+                            open=False,
+                            at=now,
+                            detail="reset by an operator",
+                        )
+                    )
+
+    def paused(self, target: str, now: float) -> tuple[bool, str]:
+        """Whether `target` is paused at `now`, and why."""
+        ts = self.targets[target]
+        if ts.paused_until is not None and now < ts.paused_until:
+            return True, ts.pause_reason
+        if self.all_paused_until is not None and now < self.all_paused_until:
+            return True, self.all_pause_reason
+        return False, ""
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _cluster_no(self, target: str) -> str:
+        ref = self.policy.target(target)
+        return ref.cluster_no if ref else ""
+
+    def _decision(
+        self,
+        rule: Rule,
+        target: str,
+        outcome: str,
+        reason: str,
+        now: float,
+        trigger: TriggerKind,
+        detail: str,
+    ) -> Decision:
+        return Decision(
+            rule=rule.name,
+            target=target,
+            outcome=outcome,  # type: ignore[arg-type]
+            reason=reason,
+            detail=detail,
+            at=now,
+            trigger=trigger,
+            action=rule.action,
+        )
+
+
+def _window_text(st: RuleState) -> str:
+    failures = sum(1 for ok in st.window if not ok)
+    return f"{failures} of the last {len(st.window)} probes failed"

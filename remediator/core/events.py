@@ -1,0 +1,93 @@
+"""What the edges tell the core: probe results, alerts, and the results of what it asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+AlertStatus = Literal["firing", "resolved"]
+ActionResult = Literal["success", "failure", "unknown", "not_available"]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One health probe of a target's manager tool; `reason` says why it failed (or "ok")."""
+
+    target: str
+    ok: bool
+    reason: str
+    at: float
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """One alert of an Alertmanager webhook, already mapped to a configured target."""
+
+    target: str
+    alertname: str
+    status: AlertStatus
+    fingerprint: str
+    starts_at: str
+    at: float
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def episode(self) -> tuple[str, str]:
+        """The alert episode: one incident however many times Alertmanager re-sends it."""
+        return (self.fingerprint, self.starts_at)
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    """What the driver found when the engine asked it to look before acting (see `CheckFirst`)."""
+
+    rule: str
+    target: str
+    token: int
+    at: float
+    probe: ProbeResult | None = None
+    cluster_busy: bool | None = None
+    cluster_detail: str = ""
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """The result of a signed action the engine asked for (see `Act`)."""
+
+    rule: str
+    target: str
+    action: str
+    result: ActionResult
+    at: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time has passed; lets verification time out and breakers close without other events."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Hold every action on `target` (or on all targets when None) until `until`."""
+
+    target: str | None
+    until: float
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Lift a pause on `target` (all when None); optionally close its breakers."""
+
+    target: str | None
+    at: float
+    reset_breaker: bool = False
+
+
+Event = ProbeResult | AlertEvent | PreflightResult | ActionOutcome | Tick | Pause | Resume

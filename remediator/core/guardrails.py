@@ -1,0 +1,63 @@
+"""The guards that need no I/O: in progress, pause, cooldown, budget, breaker, fleet limits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from remediator.core.rules import Rule
+from remediator.core.state import RuleState
+
+if TYPE_CHECKING:
+    from remediator.core.engine import Engine
+
+Blocked = tuple[str, str]
+
+
+def local_guard(
+    engine: Engine, rule: Rule, target: str, st: RuleState, now: float
+) -> Blocked | None:
+    """The first guard that holds the action back, as (reason, detail), in SPEC order; else None."""
+    flight = engine.targets[target].in_flight
+    if flight is not None:
+        return "in_progress", f"{flight.action} by rule {flight.rule} is {flight.phase}"
+    paused, why = engine.paused(target, now)
+    if paused:
+        return "paused", f"paused: {why}"
+    last = st.last_action_at()
+    if last is not None and now - last < rule.cooldown:
+        left = rule.cooldown - (now - last)
+        return "cooldown", f"cooldown: {left:.0f}s left of {rule.cooldown:g}s"
+    used = st.actions_within(now, rule.budget.per)
+    if used >= rule.budget.max:
+        return "budget", f"budget spent: {used} of {rule.budget.max} per {rule.budget.per:g}s"
+    if st.breaker_open:
+        return "breaker", "breaker open: restarts did not help; a human must look"
+    return fleet_guard(engine, now)
+
+
+def fleet_guard(engine: Engine, now: float) -> Blocked | None:
+    """Fleet-wide limits: concurrent actions, actions per hour, and mass failure."""
+    g = engine.policy.guardrails
+    busy = sum(1 for ts in engine.targets.values() if ts.in_flight is not None)
+    if busy >= g.max_concurrent_actions:
+        return (
+            "fleet_limit",
+            f"{busy} action(s) in flight (max_concurrent_actions {g.max_concurrent_actions})",
+        )
+    hour = sum(1 for t in engine.fleet_action_times if now - t < 3600.0)
+    if hour >= g.max_actions_per_hour:
+        return (
+            "fleet_limit",
+            f"{hour} actions in the last hour (max_actions_per_hour {g.max_actions_per_hour})",
+        )
+    total = len(engine.targets)
+    down = sum(1 for ts in engine.targets.values() if ts.last_ok is False)
+    if total and down >= g.mass_failure_min_unhealthy and down / total >= g.mass_failure_fraction:
+        return "mass_failure", f"{down} of {total} targets unhealthy: likely an upstream problem"
+    return None
+
+
+def cooldown_remaining(rule: Rule, st: RuleState, now: float) -> float:
+    """Seconds until `rule` may act on the target again (0 when it may)."""
+    last = st.last_action_at()
+    return max(0.0, rule.cooldown - (now - last)) if last is not None else 0.0
