@@ -1,0 +1,90 @@
+"""The ledger: the durable record of intents, outcomes, remediations, breakers and pauses.
+
+One interface (`Ledger`), one backend per module: `sqlite.py` (embedded default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from remediator.core.state import ActionRecord, PauseRecord
+
+
+@dataclass(frozen=True)
+class LedgerAction:
+    """An action row with its id and the details the status view shows."""
+
+    id: int
+    record: ActionRecord
+    cluster_no: str
+    trigger: str
+    request_id: str | None
+    detail: str
+
+
+class Ledger(Protocol):
+    """What the daemon and the operator commands need from durable storage."""
+
+    def record_intent(
+        self,
+        *,
+        rule: str,
+        target: str,
+        cluster_no: str,
+        action: str,
+        mode: str,
+        trigger: str,
+        at: float,
+        detail: str = "",
+    ) -> int:
+        """Write the intent durably before the call; returns the action id."""
+        ...
+
+    def record_outcome(
+        self, action_id: int, *, result: str, at: float, request_id: str | None, detail: str
+    ) -> None:
+        """Write what the call did."""
+        ...
+
+    def record_remediation(
+        self, *, rule: str, target: str, outcome: str, at: float, detail: str
+    ) -> None:
+        """Close the latest open remediation of (rule, target) with its verified outcome."""
+        ...
+
+    def record_breaker(self, *, rule: str, target: str, open: bool, at: float, detail: str) -> None:
+        """Remember a breaker opening or closing."""
+        ...
+
+    def record_pause(self, *, target: str | None, until: float, reason: str, at: float) -> None:
+        """Store a maintenance pause (`target` None: all targets)."""
+        ...
+
+    def clear_pause(self, *, target: str | None, at: float) -> None:
+        """Lift a pause (`target` None: the all-targets pause and every target's)."""
+        ...
+
+    def actions_since(self, since: float) -> list[ActionRecord]:
+        """Every action whose intent is at or after `since`, oldest first."""
+        ...
+
+    def unfinished_actions(self) -> list[ActionRecord]:
+        """Every enforce-mode action with no recorded remediation, however old."""
+        ...
+
+    def recent_actions(self, limit: int = 20) -> list[LedgerAction]:
+        """The newest actions, newest first."""
+        ...
+
+    def open_breakers(self) -> list[tuple[str, str]]:
+        """The (rule, target) pairs whose breaker is open."""
+        ...
+
+    def active_pauses(self, now: float) -> list[PauseRecord]:
+        """Pauses that have not expired or been lifted."""
+        ...
+
+    def close(self) -> None:
+        """Flush and close."""
+        ...

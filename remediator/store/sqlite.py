@@ -1,0 +1,215 @@
+"""The embedded ledger: one SQLite file in WAL mode, fsynced on every commit."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from remediator.core.state import ActionRecord, PauseRecord
+from remediator.store import LedgerAction
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS actions (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    rule        TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    cluster_no  TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    mode        TEXT NOT NULL,
+    trigger     TEXT NOT NULL,
+    intent_at   REAL NOT NULL,
+    result      TEXT,
+    outcome_at  REAL,
+    request_id  TEXT,
+    remediation TEXT,
+    verified_at REAL,
+    detail      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS actions_intent ON actions (intent_at);
+CREATE INDEX IF NOT EXISTS actions_open ON actions (rule, target, remediation);
+CREATE TABLE IF NOT EXISTS breakers (
+    rule   TEXT NOT NULL,
+    target TEXT NOT NULL,
+    open   INTEGER NOT NULL,
+    at     REAL NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (rule, target)
+);
+CREATE TABLE IF NOT EXISTS pauses (
+    target TEXT NOT NULL PRIMARY KEY,  -- '*' pauses every target
+    until  REAL NOT NULL,
+    reason TEXT NOT NULL,
+    at     REAL NOT NULL
+);
+"""
+_ALL = "*"
+# A constant column list; the only thing ever formatted into SQL here.
+_COLUMNS = "rule, target, action, mode, intent_at, result, outcome_at, remediation"
+
+
+class SqliteLedger:
+    """The ledger in a SQLite file; safe to share between the daemon's threads."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: the intent must be on disk before the signed call goes out.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > _SCHEMA_VERSION:
+            raise RuntimeError(
+                f"ledger {self.path} has schema version {version}; this remediator knows "
+                f"{_SCHEMA_VERSION} (downgrade not supported)"
+            )
+        self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+
+    def _write(self, sql: str, params: tuple[object, ...]) -> sqlite3.Cursor:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.execute(sql, params)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return cur
+
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            return list(self._db.execute(sql, params).fetchall())
+
+    def record_intent(
+        self,
+        *,
+        rule: str,
+        target: str,
+        cluster_no: str,
+        action: str,
+        mode: str,
+        trigger: str,
+        at: float,
+        detail: str = "",
+    ) -> int:
+        cur = self._write(
+            "INSERT INTO actions (rule, target, cluster_no, action, mode, trigger, intent_at, "
+            "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (rule, target, cluster_no, action, mode, trigger, at, detail),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def record_outcome(
+        self, action_id: int, *, result: str, at: float, request_id: str | None, detail: str
+    ) -> None:
+        self._write(
+            "UPDATE actions SET result = ?, outcome_at = ?, request_id = ?, "
+            "detail = CASE WHEN ? = '' THEN detail ELSE ? END WHERE id = ?",
+            (result, at, request_id, detail, detail, action_id),
+        )
+
+    def record_remediation(
+        self, *, rule: str, target: str, outcome: str, at: float, detail: str
+    ) -> None:
+        self._write(
+            "UPDATE actions SET remediation = ?, verified_at = ?, detail = ? WHERE id = ("
+            "SELECT id FROM actions WHERE rule = ? AND target = ? AND remediation IS NULL "
+            "AND mode = 'enforce' ORDER BY id DESC LIMIT 1)",
+            (outcome, at, detail, rule, target),
+        )
+
+    def record_breaker(self, *, rule: str, target: str, open: bool, at: float, detail: str) -> None:
+        self._write(
+            "INSERT INTO breakers (rule, target, open, at, detail) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (rule, target) DO UPDATE SET open = excluded.open, at = excluded.at, "
+            "detail = excluded.detail",
+            (rule, target, int(open), at, detail),
+        )
+
+    def record_pause(self, *, target: str | None, until: float, reason: str, at: float) -> None:
+        self._write(
+            "INSERT INTO pauses (target, until, reason, at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (target) DO UPDATE SET until = excluded.until, "
+            "reason = excluded.reason, at = excluded.at",
+            (target or _ALL, until, reason, at),
+        )
+
+    def clear_pause(self, *, target: str | None, at: float) -> None:
+        if target is None:
+            self._write("DELETE FROM pauses WHERE ? IS NOT NULL", (at,))
+        else:
+            self._write("DELETE FROM pauses WHERE target = ?", (target,))
+
+    def actions_since(self, since: float) -> list[ActionRecord]:
+        rows = self._read(
+            f"SELECT {_COLUMNS} FROM actions WHERE intent_at >= ? ORDER BY intent_at, id",  # noqa: S608
+            (since,),
+        )
+        return [_record(r) for r in rows]
+
+    def unfinished_actions(self) -> list[ActionRecord]:
+        rows = self._read(
+            f"SELECT {_COLUMNS} FROM actions WHERE remediation IS NULL AND mode = 'enforce' "  # noqa: S608
+            "ORDER BY intent_at, id"
+        )
+        return [_record(r) for r in rows]
+
+    def recent_actions(self, limit: int = 20) -> list[LedgerAction]:
+        rows = self._read(
+            f"SELECT id, cluster_no, trigger, request_id, detail, {_COLUMNS} FROM actions "  # noqa: S608
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            LedgerAction(
+                id=int(str(r[0])),
+                cluster_no=str(r[1]),
+                trigger=str(r[2]),
+                request_id=None if r[3] is None else str(r[3]),
+                detail=str(r[4]),
+                record=_record(r[5:]),
+            )
+            for r in rows
+        ]
+
+    def open_breakers(self) -> list[tuple[str, str]]:
+        rows = self._read("SELECT rule, target FROM breakers WHERE open = 1 ORDER BY rule, target")
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def active_pauses(self, now: float) -> list[PauseRecord]:
+        rows = self._read(
+            "SELECT target, until, reason FROM pauses WHERE until > ? ORDER BY target", (now,)
+        )
+        return [
+            PauseRecord(
+                target=None if r[0] == _ALL else str(r[0]),
+                until=float(str(r[1])),
+                reason=str(r[2]),
+            )
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.close()
+
+
+def _record(r: tuple[object, ...]) -> ActionRecord:
+    return ActionRecord(
+        rule=str(r[0]),
+        target=str(r[1]),
+        action=str(r[2]),
+        mode=str(r[3]),
+        intent_at=float(str(r[4])),
+        result=None if r[5] is None else str(r[5]),
+        outcome_at=None if r[6] is None else float(str(r[6])),
+        remediation=None if r[7] is None else str(r[7]),
+    )
