@@ -1,0 +1,20 @@
+"""The local CDSS simulator ("the sandbox") used by `remediator sandbox`, the demo and tests.
+
+It serves, on one loopback address, the CDSS API paths behind a gateway that verifies NCP
+signature v2 and the timestamp window, a cluster state machine driven by an injected clock,
+each cluster's CMAK or Kafka-UI, fault injection and an unsigned admin API (`/_sandbox/`).
+"""
+
+from remediator.sandbox.calls import RecordedCall
+from remediator.sandbox.server import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Sandbox
+from remediator.sandbox.state import EXAMPLE_CLUSTERS, ClusterSnapshot, ClusterSpec
+
+__all__ = [
+    "DEFAULT_ACCESS_KEY",
+    "DEFAULT_SECRET_KEY",
+    "EXAMPLE_CLUSTERS",
+    "ClusterSnapshot",
+    "ClusterSpec",
+    "RecordedCall",
+    "Sandbox",
+]
