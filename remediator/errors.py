@@ -17,12 +17,14 @@
 `NcpError.sent` says what an action may have done: "not_sent" (it never reached the backend,
 safe to treat as not applied), "sent" (the backend answered that it did not apply it), or
 "unknown" (it may have run: reconcile by reading cluster status, never resend).
+`NcpError.retryable` says whether the client may send the same request again: throttling and
+failures before sending always, 5xx and broken exchanges only for reads (`idempotent`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 Sent = Literal["not_sent", "sent", "unknown"]
 
@@ -56,6 +58,17 @@ class CredentialError(RemediatorError):
     """A secret reference could not be resolved. The message names the source, never a value."""
 
 
+class NcpErrorFields(TypedDict, total=False):
+    """The optional fields every NcpError carries, for passing them on as keywords."""
+
+    status: int | None
+    error_code: str | None
+    sent: Sent
+    request_id: str | None
+    idempotent: bool
+    gateway_message: str | None
+
+
 class NcpError(RemediatorError):
     """A CDSS API call failed."""
 
@@ -68,6 +81,8 @@ class NcpError(RemediatorError):
         error_code: str | None = None,
         sent: Sent = "not_sent",
         request_id: str | None = None,
+        idempotent: bool = False,
+        gateway_message: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -76,6 +91,14 @@ class NcpError(RemediatorError):
         self.error_code = error_code
         self.sent: Sent = sent
         self.request_id = request_id
+        self.idempotent = idempotent
+        self.gateway_message = gateway_message
+        self.attempts = 1
+
+    def __str__(self) -> str:
+        if self.attempts > 1:
+            return f"{self.message} (gave up after {self.attempts} attempts)"
+        return self.message
 
     @property
     def retryable(self) -> bool:
@@ -90,6 +113,17 @@ class NcpBadRequest(NcpError):
 class NcpAuthFailed(NcpError):
     """401/200: bad key, bad signature, or a clock 5 minutes or more off the gateway's."""
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        skew: float | None = None,
+        **kw: Unpack[NcpErrorFields],
+    ) -> None:
+        super().__init__(message, operation=operation, **kw)
+        self.skew = skew
+
 
 class NcpPermissionDenied(NcpError):
     """401/210: the key lacks the permission."""
@@ -97,6 +131,17 @@ class NcpPermissionDenied(NcpError):
 
 class NcpNotFound(NcpError):
     """404/300: no such operation (what a withdrawn operation answers)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        withdrawn: bool = False,
+        **kw: Unpack[NcpErrorFields],
+    ) -> None:
+        super().__init__(message, operation=operation, **kw)
+        self.withdrawn = withdrawn
 
 
 class NcpQuotaExceeded(NcpError):
@@ -106,8 +151,15 @@ class NcpQuotaExceeded(NcpError):
 class NcpThrottled(NcpError):
     """429/410 or 429/420: rejected before the backend ran; may be retried."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        retry_after: float | None = None,
+        **kw: Unpack[NcpErrorFields],
+    ) -> None:
+        super().__init__(message, operation=operation, **kw)
         self.retry_after = retry_after
 
     @property
@@ -120,15 +172,38 @@ class NcpServerError(NcpError):
 
     @property
     def retryable(self) -> bool:
-        return self.sent != "unknown"
+        return self.idempotent or self.sent == "not_sent"
+
+
+TransportKind = Literal[
+    "connect_error", "connect_timeout", "read_timeout", "connection_dropped", "request_error"
+]
 
 
 class NcpTransportError(NcpError):
-    """The exchange broke: refused, DNS, TLS, a timeout or a dropped connection."""
+    """The exchange broke: refused, DNS, TLS, a timeout or a dropped connection.
+
+    `kind` is `connect_error` / `connect_timeout` (before sending: retried), `read_timeout` /
+    `connection_dropped` (after sending: reads retried, actions unknown), or `request_error`
+    (the request could not be built: never retried).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        kind: TransportKind,
+        **kw: Unpack[NcpErrorFields],
+    ) -> None:
+        super().__init__(message, operation=operation, **kw)
+        self.kind: TransportKind = kind
 
     @property
     def retryable(self) -> bool:
-        return self.sent != "unknown"
+        if self.kind == "request_error":
+            return False
+        return self.sent == "not_sent" or self.idempotent
 
 
 class NcpBadResponse(NcpError):

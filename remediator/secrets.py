@@ -141,7 +141,9 @@ def _from_profile(
     profile: str, role: NcpKeyRole, env: Mapping[str, str], override: Path | None
 ) -> Secret:
     path = _ncloud_config_path(env, override)
-    parser = configparser.ConfigParser(interpolation=None)
+    # [DEFAULT] is an ordinary profile in ncloud's file: no section may inherit its keys,
+    # or a profile missing its secret key would be paired with DEFAULT's.
+    parser = configparser.ConfigParser(interpolation=None, default_section="\0no-defaults")
     try:
         with path.open(encoding="utf-8") as fh:
             parser.read_file(fh)
@@ -150,7 +152,7 @@ def _from_profile(
     except configparser.Error:
         raise CredentialError(f"ncloud profile file {path} is not a valid INI file") from None
     key = _PROFILE_KEYS[role]
-    if not parser.has_section(profile) and profile != "DEFAULT":
+    if not parser.has_section(profile):
         raise CredentialError(f"ncloud profile [{profile}] not found in {path}")
     value = parser.get(profile, key, fallback="").strip()
     if not value:
