@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from remediator import __version__
+from remediator.config import DEFAULT_CONFIG, ConfigError, load_config, resolve_secrets
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -21,6 +23,39 @@ def _sandbox(args: argparse.Namespace) -> int:
     return sandbox_main(args)
 
 
+def _check(args: argparse.Namespace) -> int:
+    path: Path = args.config
+    try:
+        config = load_config(path)
+        if not args.no_secrets:
+            resolve_secrets(config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(
+            f"remediator: cannot read the configuration {path}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"OK: {len(config.targets)} targets, {len(config.rules)} rules")
+    return EXIT_OK
+
+
+def _add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        metavar="CONFIG",
+        help=f"the main configuration file (default {DEFAULT_CONFIG})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `remediator`."""
     parser = argparse.ArgumentParser(
@@ -29,6 +64,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"remediator {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "check",
+        help="validate the configuration and its rules files",
+        description="Validate the configuration and the rules files it names, and check that "
+        "every secret it refers to can be read. Exit 0, or 2 with one line per problem: "
+        "FILE:LINE: key.path: message.",
+    )
+    _add_config_argument(p)
+    p.add_argument(
+        "--no-secrets",
+        action="store_true",
+        help="do not read the secrets (validate the files only, e.g. in CI)",
+    )
+    p.set_defaults(handler=_check)
 
     from remediator.sandbox.cli import add_arguments as sandbox_arguments
 

@@ -1,0 +1,379 @@
+"""The configuration: YAML files → one frozen `Config`, or a `ConfigError` naming every problem.
+
+`load_config` reads the main file and the rules files it names, validates each section and each
+target and rule on its own (so that one mistake does not hide the next), then checks across
+them, and reports every problem as `FILE:LINE: key.path: message`. Secrets are not read here:
+`resolve_secrets` reads them in a separate step, with the same kind of problems.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from remediator.configerrors import describe
+from remediator.configmodel import (
+    Guardrails,
+    Ncp,
+    Rule,
+    Section,
+    Server,
+    State,
+    Target,
+    region_problem,
+)
+from remediator.configsecrets import Secrets, SecretUse, resolve_secrets
+from remediator.core import rules as core
+from remediator.errors import ConfigError, Problem
+from remediator.health import HealthCheck
+from remediator.ncp import sites
+from remediator.secrets import NcpKeyRole, SecretRef
+from remediator.yamlload import KeyPath, YamlDocument, format_path, load_yaml
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "Config",
+    "ConfigError",
+    "SecretUse",
+    "Secrets",
+    "load_config",
+    "resolve_secrets",
+]
+
+DEFAULT_CONFIG = Path("/etc/remediator/remediator.yaml")
+_M = TypeVar("_M", bound=BaseModel)
+CMAK_WITHDRAWN = (
+    "NCP withdrew restartCMAKService on 2026-09-17; add fallback_action: restart_all_services"
+)
+
+
+class Config(Section):
+    """The whole validated configuration."""
+
+    path: Path
+    files: tuple[str, ...]
+    ncp: Ncp
+    server: Server
+    state: State
+    guardrails: Guardrails
+    targets: tuple[Target, ...]
+    rules: tuple[Rule, ...]
+    warnings: tuple[str, ...] = ()
+    secret_uses: tuple[SecretUse, ...] = ()
+
+    def target(self, name: str) -> Target | None:
+        """The target called `name`, if configured."""
+        return next((t for t in self.targets if t.name == name), None)
+
+    def region_of(self, target: Target) -> str:
+        """The CDSS region of `target`: its own override, else `ncp.region`."""
+        return target.region or self.ncp.region
+
+    def health_checks(self) -> tuple[HealthCheck, ...]:
+        """The probe of every target, in configuration order."""
+        return tuple(t.health_check() for t in self.targets)
+
+    def policy(self) -> core.Policy:
+        """What the engine decides with (durations in seconds)."""
+        g = self.guardrails
+        return core.Policy(
+            targets=tuple(core.TargetRef(t.name, t.cluster_no) for t in self.targets),
+            rules=tuple(_core_rule(r) for r in self.rules),
+            guardrails=core.Guardrails(
+                max_concurrent_actions=g.max_concurrent_actions,
+                max_actions_per_hour=g.max_actions_per_hour,
+                mass_failure_fraction=g.mass_failure.fraction,
+                mass_failure_min_unhealthy=g.mass_failure.min_unhealthy,
+            ),
+        )
+
+
+def _core_rule(rule: Rule) -> core.Rule:
+    t = rule.trigger
+    trigger: core.Trigger
+    if t.probe is not None:
+        trigger = core.ProbeTrigger(failures=t.probe.failures, of=t.probe.of)
+    else:
+        assert t.alert is not None  # the model guarantees exactly one
+        trigger = core.AlertTrigger(
+            alertname=t.alert.alertname,
+            labels=tuple(sorted(t.alert.labels.items())),
+            corroborate=t.corroborate == "probe",
+        )
+    return core.Rule(
+        name=rule.name,
+        targets=rule.targets,
+        trigger=trigger,
+        action=rule.action,
+        fallback_action=rule.fallback_action,
+        cooldown=rule.cooldown,
+        budget=core.Budget(max=rule.budget.max, per=rule.budget.per),
+        verify=core.Verify(
+            grace=rule.verify.grace, successes=rule.verify.successes, timeout=rule.verify.timeout
+        ),
+        mode=rule.mode,
+    )
+
+
+class _MainFile(Section):
+    """The top-level keys of the main file (each section is validated on its own)."""
+
+    ncp: Any = None
+    server: Any = None
+    state: Any = None
+    guardrails: Any = None
+    targets: Any = None
+    rules: Any = None
+
+
+class _RulesFile(Section):
+    """The top-level keys of a rules file."""
+
+    rules: Any
+
+
+@dataclass(frozen=True)
+class _Located:
+    """An item of a list (a target, a rule) as written, and where."""
+
+    doc: YamlDocument
+    path: KeyPath
+    raw: dict[Any, Any]
+
+
+class _Loader:
+    """Collects problems across files while validating; one per `load_config` call."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+        self.docs: list[YamlDocument] = []
+
+    def add(self, doc: YamlDocument, path: KeyPath, message: str) -> None:
+        self.problems.append(Problem(doc.file, doc.line_of(path), format_path(path), message))
+
+    def warn(self, doc: YamlDocument, path: KeyPath, message: str) -> None:
+        self.warnings.append(f"{doc.file}:{doc.line_of(path)}: {format_path(path)}: {message}")
+
+    def read(self, file: str, text: str) -> YamlDocument:
+        doc = load_yaml(text, file)
+        self.docs.append(doc)
+        self.problems.extend(doc.problems)
+        return doc
+
+    def validate(self, model: type[_M], data: Any, doc: YamlDocument, path: KeyPath) -> _M | None:
+        try:
+            return model.model_validate({} if data is None else data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                self._add_error(model, error, doc, path)
+            return None
+
+    def _add_error(
+        self, model: type[BaseModel], error: ErrorDetails, doc: YamlDocument, path: KeyPath
+    ) -> None:
+        loc = [part for part in error["loc"] if part != "[key]"]
+        key = (error.get("ctx") or {}).get("key")
+        if isinstance(key, str):
+            loc.append(key)
+        self.add(doc, (*path, *loc), describe(error, model, loc))
+
+    def items(self, data: Any, doc: YamlDocument, path: KeyPath) -> list[Any]:
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            self.add(doc, path, "must be a list")
+            return []
+        return data
+
+    def sorted_problems(self) -> list[Problem]:
+        order = {doc.file: n for n, doc in enumerate(self.docs)}
+        return sorted(self.problems, key=lambda p: (order.get(p.file, len(order)), p.line))
+
+
+def load_config(path: Path) -> Config:
+    """Load and validate `path` and its rules files; ConfigError lists every problem.
+
+    OSError when the main file itself cannot be read. File names in problems keep the form
+    `path` was given in (rules files are joined to its directory, not made absolute).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(str(path), 1, "(file)", "not UTF-8 text")]) from None
+    loader = _Loader()
+    doc = loader.read(str(path), text)
+    root = doc.data
+    if root is None and not doc.problems:
+        loader.add(doc, (), "the file is empty")
+    if root is None or not isinstance(root, dict):
+        if root is not None:
+            loader.add(
+                doc, (), "must be a mapping of ncp, server, state, guardrails, targets, rules"
+            )
+        raise ConfigError(loader.sorted_problems())
+    loader.validate(_MainFile, root, doc, ())
+    ncp = loader.validate(Ncp, root.get("ncp"), doc, ("ncp",))
+    server = loader.validate(Server, root.get("server"), doc, ("server",))
+    state = loader.validate(State, root.get("state"), doc, ("state",))
+    guardrails = loader.validate(Guardrails, root.get("guardrails"), doc, ("guardrails",))
+    targets = [
+        (loader.validate(Target, item, doc, at.path), at)
+        for at, item in _located(
+            loader.items(root.get("targets"), doc, ("targets",)), doc, "targets"
+        )
+    ]
+    rules = _load_rules(loader, doc, root.get("rules"))
+
+    names = (at.raw.get("name") for _, at in targets)
+    known = list(dict.fromkeys(name for name in names if isinstance(name, str)))
+    raw_ncp = root.get("ncp")
+    site = (
+        ncp.site if ncp is not None else raw_ncp.get("site") if isinstance(raw_ncp, dict) else None
+    )
+    _check_targets(loader, [at for _, at in targets], site if isinstance(site, str) else None)
+    _check_rules(loader, [at for _, at in rules], known)
+    valid_targets = [(t, at) for t, at in targets if t is not None]
+    valid_rules = [(r, at) for r, at in rules if r is not None]
+    problems = loader.sorted_problems()
+    if problems or ncp is None or server is None or state is None or guardrails is None:
+        raise ConfigError(problems)
+    if not valid_targets:
+        loader.warn(doc, ("targets",), "no targets configured: nothing will be probed")
+    elif not valid_rules:
+        loader.warn(doc, ("rules",), "no rules configured: targets are probed, never restarted")
+    return Config(
+        path=path,
+        files=tuple(d.file for d in loader.docs),
+        ncp=ncp,
+        server=server,
+        state=state,
+        guardrails=guardrails,
+        targets=tuple(t for t, _ in valid_targets),
+        rules=tuple(r for r, _ in valid_rules),
+        warnings=tuple(loader.warnings),
+        secret_uses=_secret_uses(doc, ncp, server, valid_targets),
+    )
+
+
+def _load_rules(
+    loader: _Loader, main: YamlDocument, data: Any
+) -> list[tuple[Rule | None, _Located]]:
+    base = os.path.dirname(main.file)
+    seen: set[str] = set()
+    out: list[tuple[Rule | None, _Located]] = []
+    for i, pattern in enumerate(loader.items(data, main, ("rules",))):
+        if not isinstance(pattern, str) or not pattern:
+            loader.add(main, ("rules", i), "must be a file name or glob, e.g. rules/*.yaml")
+            continue
+        matches = sorted(glob.glob(os.path.join(base, pattern), recursive=True))
+        if not matches:
+            loader.add(main, ("rules", i), f"{pattern!r} matches no file")
+        for file in matches:
+            if file in seen:
+                continue
+            seen.add(file)
+            try:
+                text = Path(file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                loader.add(main, ("rules", i), f"cannot read {file}: {reason}")
+                continue
+            out.extend(_load_rules_file(loader, loader.read(file, text)))
+    return out
+
+
+def _load_rules_file(loader: _Loader, doc: YamlDocument) -> list[tuple[Rule | None, _Located]]:
+    if doc.problems and doc.data is None:
+        return []
+    if not isinstance(doc.data, dict):
+        loader.add(doc, (), "must be a mapping with a 'rules:' list")
+        return []
+    if loader.validate(_RulesFile, doc.data, doc, ()) is None:
+        return []
+    items = loader.items(doc.data["rules"], doc, ("rules",))
+    return [
+        (loader.validate(Rule, item, doc, at.path), at)
+        for at, item in _located(items, doc, "rules")
+    ]
+
+
+def _located(items: list[Any], doc: YamlDocument, key: str) -> list[tuple[_Located, Any]]:
+    return [
+        (_Located(doc, (key, i), item if isinstance(item, dict) else {}), item)
+        for i, item in enumerate(items)
+    ]
+
+
+def _check_targets(loader: _Loader, targets: Sequence[_Located], site: str | None) -> None:
+    # On the raw items, so that a target with some other mistake is still compared.
+    firsts: dict[tuple[str, str], int] = {}
+    for at in targets:
+        for key in ("name", "cluster_no"):
+            value = at.raw.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            if not isinstance(value, str):
+                continue
+            line = at.doc.line_of((*at.path, key))
+            first = firsts.setdefault((key, value), line)
+            if first != line:
+                loader.add(
+                    at.doc, (*at.path, key), f"duplicate {key} {value!r} (first on line {first})"
+                )
+        region = at.raw.get("region")
+        if isinstance(region, str) and site in sites.PREFIXES:
+            problem = region_problem(site, region)
+            if problem is not None:
+                loader.add(at.doc, (*at.path, "region"), problem)
+
+
+def _check_rules(loader: _Loader, rules: Sequence[_Located], known: Sequence[str]) -> None:
+    firsts: dict[str, str] = {}
+    listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+    for at in rules:
+        name = at.raw.get("name")
+        if isinstance(name, str):
+            here = f"{at.doc.file}:{at.doc.line_of((*at.path, 'name'))}"
+            first = firsts.setdefault(name, here)
+            if first != here:
+                loader.add(
+                    at.doc, (*at.path, "name"), f"duplicate rule name {name!r} (first at {first})"
+                )
+        patterns = at.raw.get("targets", ["*"])
+        for k, pattern in enumerate(patterns if isinstance(patterns, list) else []):
+            if isinstance(pattern, str) and not any(fnmatchcase(t, pattern) for t in known):
+                path = (*at.path, "targets", k) if "targets" in at.raw else (*at.path, "targets")
+                where = f"targets: {listed}" if known else "no targets are configured"
+                loader.add(at.doc, path, f"{pattern!r} matches no configured target ({where})")
+        if at.raw.get("action") == "restart_cmak" and at.raw.get("fallback_action") is None:
+            loader.warn(at.doc, (*at.path, "action"), CMAK_WITHDRAWN)
+
+
+def _secret_uses(
+    doc: YamlDocument, ncp: Ncp, server: Server, targets: Iterable[tuple[Target, _Located]]
+) -> tuple[SecretUse, ...]:
+    def use(
+        path: KeyPath, at: YamlDocument, ref: SecretRef | None, role: NcpKeyRole | None = None
+    ) -> SecretUse:
+        return SecretUse(format_path(path), at.file, at.line_of(path), ref, role)
+
+    uses = [
+        use(("ncp", "access_key"), doc, ncp.access_key, "access_key"),
+        use(("ncp", "secret_key"), doc, ncp.secret_key, "secret_key"),
+    ]
+    if server.webhook_token is not None:
+        uses.append(use(("server", "webhook_token"), doc, server.webhook_token))
+    for target, at in targets:
+        if target.health.basic_auth is not None:
+            path = (*at.path, "health", "basic_auth", "password")
+            uses.append(use(path, at.doc, target.health.basic_auth.password))
+    return tuple(uses)

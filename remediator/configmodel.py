@@ -1,0 +1,364 @@
+"""The sections of the configuration as frozen pydantic models (SPEC section 5), one per mapping.
+
+Each model checks what it can see by itself; checks across sections and files (unique names,
+target globs, a target's region on the site) are in `config.py`. A check that concerns one key
+of a model raises `PydanticCustomError` with `ctx["key"]` naming it, so the problem is reported
+at that key's line.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import partial
+from typing import Annotated, Any, Literal, NoReturn
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict, model_validator
+from pydantic_core import PydanticCustomError
+
+from remediator.core.rules import ActionName, Mode
+from remediator.durations import format_duration, parse_duration
+from remediator.health import BasicAuth, HealthCheck, HealthKind, preset
+from remediator.ncp import sites
+from remediator.secrets import SecretRef
+
+DEFAULT_LISTEN = "127.0.0.1:9820"
+DEFAULT_STATE_PATH = "/var/lib/remediator/state.db"
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+SECRET_KINDS = ("env", "file", "credential")
+NCP_KEY_KINDS = (*SECRET_KINDS, "ncloud_profile")
+
+
+def fail(key: str | None, message: str) -> NoReturn:
+    """Raise a validation problem about `key` of the model being validated (or the model)."""
+    raise PydanticCustomError("config", message, {"key": key} if key else None)
+
+
+def _duration(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        example = f"{int(value)}s" if value >= 1 and value == int(value) else "30s"
+        fail(None, f"a bare number is not a duration: write '{example}'")
+    if not isinstance(value, str):
+        fail(None, "must be a duration like '30s', '15m' or '6h'")
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        fail(None, str(exc))
+    if seconds < 1:
+        fail(None, "must be at least 1s")
+    return float(seconds)
+
+
+def _name(value: object) -> str:
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        fail(
+            None,
+            "must be lowercase letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return value
+
+
+def _cluster_no(value: object) -> str:
+    # YAML reads an unquoted 1484848 as an int; it is still the cluster number, so accept it.
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return value
+    fail(None, 'must be the cluster\'s serviceGroupInstanceNo, digits only (e.g. "1484848")')
+
+
+def _secret_ref(value: object, *, kinds: tuple[str, ...]) -> SecretRef:
+    # Never put `value` in a message: it may be the secret itself, pasted where it must not be.
+    forms = ", ".join(f"{{{kind}: ...}}" for kind in kinds)
+    if not isinstance(value, dict):
+        fail(None, f"must be a secret reference ({forms}); secrets never live in the YAML")
+    if len(value) != 1:
+        fail(None, f"a secret reference has exactly one key, one of {forms}")
+    ((kind, name),) = value.items()
+    if kind not in kinds:
+        fail(None, f"unknown secret source {str(kind)[:40]!r} (one of {', '.join(kinds)})")
+    if not isinstance(name, str) or not name:
+        fail(None, f"{kind}: must be a non-empty name")
+    return SecretRef(kind, name)
+
+
+def _url(value: object, *, what: str = "URL") -> str:
+    if not isinstance(value, str):
+        fail(None, f"must be an http:// or https:// {what}")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        fail(None, f"must be an http:// or https:// {what}")
+    if parts.username is not None or parts.password is not None:
+        fail(None, "must not carry credentials; use basic_auth with a secret reference")
+    try:
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        fail(None, "has an invalid port")
+    return value
+
+
+def _listen(value: object) -> str:
+    if not isinstance(value, str):
+        fail(None, "must be HOST:PORT, e.g. 127.0.0.1:9820 or [::1]:9820")
+    host, sep, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        fail(None, "an IPv6 address needs brackets, e.g. [::1]:9820")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        fail(None, "must be HOST:PORT, e.g. 127.0.0.1:9820 or [::1]:9820")
+    return value
+
+
+def _regex(value: object) -> str:
+    if not isinstance(value, str):
+        fail(None, "must be a regular expression (a string)")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        fail(None, f"is not a valid regular expression: {exc}")
+    return value
+
+
+Duration = Annotated[float, PlainValidator(_duration)]
+Name = Annotated[str, PlainValidator(_name)]
+ClusterNo = Annotated[str, PlainValidator(_cluster_no)]
+SecretRefField = Annotated[SecretRef, PlainValidator(partial(_secret_ref, kinds=SECRET_KINDS))]
+NcpKeyRef = Annotated[SecretRef, PlainValidator(partial(_secret_ref, kinds=NCP_KEY_KINDS))]
+Url = Annotated[str, PlainValidator(_url)]
+Listen = Annotated[str, PlainValidator(_listen)]
+Regex = Annotated[str, PlainValidator(_regex)]
+Text = Annotated[str, Strict(), Field(min_length=1)]
+Count = Annotated[int, Strict(), Field(ge=1)]
+
+
+class Section(BaseModel):
+    """Base of every configuration model: unknown keys are errors, and nothing changes later."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Ncp(Section):
+    """`ncp:` where CDSS is and how to sign; keys left out come from the NCP defaults."""
+
+    site: sites.Site = "public"
+    region: Text = "KR"
+    endpoint: Url | None = None
+    access_key: NcpKeyRef | None = None
+    secret_key: NcpKeyRef | None = None
+    timeout: Duration = 10.0
+
+    @model_validator(mode="after")
+    def _region_on_site(self) -> Ncp:
+        problem = region_problem(self.site, self.region)
+        if problem is not None:
+            fail("region", problem)
+        return self
+
+
+def region_problem(site: str, region: str) -> str | None:
+    """What is wrong with `region` on `site` (SPEC section 2), or None."""
+    regions = sites.PREFIXES[site]
+    if region in regions:
+        return None
+    return f"region {region!r} does not exist on site {site!r} (one of {', '.join(regions)})"
+
+
+class Server(Section):
+    """`server:` the one HTTP listener, and the webhook's bearer token."""
+
+    listen: Listen = DEFAULT_LISTEN
+    webhook_token: SecretRefField | None = None
+
+    @property
+    def host(self) -> str:
+        """The address to bind, without IPv6 brackets."""
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        """The port to bind."""
+        return int(self.listen.rpartition(":")[2])
+
+
+class State(Section):
+    """`state:` the ledger: a SQLite `path` (default) or a PostgreSQL `url`."""
+
+    path: Text | None = None
+    url: Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_path(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "path" not in data and "url" not in data:
+            return {**data, "path": DEFAULT_STATE_PATH}
+        return data
+
+    @model_validator(mode="after")
+    def _one_store(self) -> State:
+        if self.path is not None and self.url is not None:
+            fail("url", "give either path (SQLite) or url (PostgreSQL), not both")
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("postgresql", "postgres"):
+                fail("url", "must be a postgresql:// URL")
+            if parts.password is not None:
+                fail("url", "must not contain a password; use PGPASSWORD or ~/.pgpass")
+        return self
+
+
+class MassFailure(Section):
+    """Act on no target when at least `min_unhealthy` and `fraction` of all are unhealthy."""
+
+    fraction: Annotated[float, Strict(), Field(gt=0, le=1)] = 0.5
+    min_unhealthy: Count = 3
+
+
+class Guardrails(Section):
+    """`guardrails:` fleet-wide limits."""
+
+    max_concurrent_actions: Count = 1
+    max_actions_per_hour: Count = 6
+    mass_failure: MassFailure = MassFailure()
+
+
+class Expect(Section):
+    """`expect:` of a `kind: http` check."""
+
+    status: Annotated[int, Strict(), Field(ge=100, le=599)] = 200
+    body: Regex | None = None
+    json_status: Text | None = None
+
+
+class BasicAuthConfig(Section):
+    """`basic_auth:` a user name and a password reference."""
+
+    username: Text
+    password: SecretRefField
+
+
+class Health(Section):
+    """`health:` how to probe a target's manager tool (SPEC section 3)."""
+
+    kind: HealthKind
+    url: Url
+    interval: Duration = 15.0
+    timeout: Duration = 5.0
+    basic_auth: BasicAuthConfig | None = None
+    expect: Expect | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Health:
+        if self.timeout >= self.interval:
+            fail("timeout", f"must be shorter than interval ({format_duration(self.interval)})")
+        if self.expect is not None and self.kind != "http":
+            fail("expect", f"only for kind: http (kind: {self.kind} has a fixed expectation)")
+        if self.kind != "http" and (urlsplit(self.url).query or urlsplit(self.url).fragment):
+            fail("url", f"the base URL of kind: {self.kind} takes no ?query or #fragment")
+        return self
+
+    def check(self, target: str) -> HealthCheck:
+        """The probe this section describes, for `target`."""
+        expect = self.expect or Expect()
+        auth = self.basic_auth
+        return preset(
+            self.kind,
+            target,
+            self.url,
+            timeout=self.timeout,
+            interval=self.interval,
+            basic_auth=None if auth is None else BasicAuth(auth.username, auth.password),
+            expect_status=expect.status,
+            expect_body=expect.body,
+            expect_json_status=expect.json_status,
+        )
+
+
+class Target(Section):
+    """One entry of `targets:`: a CDSS cluster and how to probe its manager tool."""
+
+    name: Name
+    cluster_no: ClusterNo
+    region: Text | None = None
+    health: Health
+
+    def health_check(self) -> HealthCheck:
+        """The probe of this target."""
+        return self.health.check(self.name)
+
+
+class ProbeTrigger(Section):
+    """`trigger.probe:` trip when `failures` of the last `of` probes failed."""
+
+    failures: Count
+    of: Count
+
+    @model_validator(mode="after")
+    def _failures_fit(self) -> ProbeTrigger:
+        if self.failures > self.of:
+            fail("failures", f"must be at most 'of' ({self.of})")
+        return self
+
+
+class AlertTrigger(Section):
+    """`trigger.alert:` trip on a firing alert with this name and these labels."""
+
+    alertname: Text
+    labels: dict[Annotated[str, Strict()], Annotated[str, Strict()]] = {}
+
+
+class Trigger(Section):
+    """`trigger:` exactly one of `probe` or `alert`; `corroborate: probe` only with `alert`."""
+
+    probe: ProbeTrigger | None = None
+    alert: AlertTrigger | None = None
+    corroborate: Literal["probe"] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Trigger:
+        if (self.probe is None) == (self.alert is None):
+            fail(None, "needs exactly one of 'probe' or 'alert'")
+        if self.corroborate is not None and self.alert is None:
+            fail("corroborate", "only with an alert trigger (a probe trigger is a probe already)")
+        return self
+
+
+class Budget(Section):
+    """`budget:` at most `max` actions per (rule, target) in any `per` window."""
+
+    max: Count = 3
+    per: Duration = 6 * 3600.0
+
+
+class Verify(Section):
+    """`verify:` recovered after `grace` and `successes` healthy probes, within `timeout`."""
+
+    grace: Duration = 120.0
+    successes: Count = 2
+    timeout: Duration = 600.0
+
+    @model_validator(mode="after")
+    def _grace_first(self) -> Verify:
+        if self.grace >= self.timeout:
+            fail("grace", f"must be shorter than timeout ({format_duration(self.timeout)})")
+        return self
+
+
+class Rule(Section):
+    """One entry of a rules file's `rules:`."""
+
+    name: Name
+    targets: Annotated[tuple[Text, ...], Field(min_length=1)] = ("*",)
+    trigger: Trigger
+    action: ActionName
+    fallback_action: ActionName | None = None
+    cooldown: Duration = 900.0
+    budget: Budget = Budget()
+    verify: Verify = Verify()
+    mode: Mode = "enforce"
+
+    @model_validator(mode="after")
+    def _fallback_differs(self) -> Rule:
+        if self.fallback_action == self.action:
+            fail("fallback_action", f"must differ from action ({self.action})")
+        return self
