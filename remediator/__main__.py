@@ -8,7 +8,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from remediator import __version__
-from remediator.config import DEFAULT_CONFIG, ConfigError, load_config, resolve_secrets
+from remediator.config import (
+    DEFAULT_CONFIG,
+    Config,
+    ConfigError,
+    load_config,
+    resolve_secrets,
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -23,26 +29,53 @@ def _sandbox(args: argparse.Namespace) -> int:
     return sandbox_main(args)
 
 
-def _check(args: argparse.Namespace) -> int:
-    path: Path = args.config
+def _load(path: Path, *, secrets: bool = True) -> Config | None:
+    """The configuration, or None after printing every problem to stderr."""
     try:
         config = load_config(path)
-        if not args.no_secrets:
+        if secrets:
             resolve_secrets(config)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        return EXIT_USAGE
+        return None
     except OSError as exc:
         print(
             f"remediator: cannot read the configuration {path}: {exc.strerror or exc}",
             file=sys.stderr,
         )
+        return None
+    return config
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = _load(args.config, secrets=not args.no_secrets)
+    if config is None:
         return EXIT_USAGE
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"OK: {len(config.targets)} targets, {len(config.rules)} rules")
     return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from remediator import logs
+    from remediator.daemon import Daemon
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_USAGE
+    logs.setup(args.log_level, json_lines=args.log_format == "json")
+    try:
+        daemon = Daemon(config, dry_run=args.dry_run)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"remediator: cannot start: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return daemon.run()
 
 
 def _add_config_argument(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +112,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not read the secrets (validate the files only, e.g. in CI)",
     )
     p.set_defaults(handler=_check)
+
+    p = sub.add_parser(
+        "run",
+        help="run the daemon in the foreground (systemd Type=notify)",
+        description="Run the daemon: probe every target, evaluate the rules, and carry out "
+        "guarded, verified, signed restarts. Logs are JSON lines on stdout. READY=1 is sent to "
+        "systemd once the config is loaded, the ledger is open and the listener is bound. "
+        "SIGTERM stops it cleanly (exit 0).",
+    )
+    _add_config_argument(p)
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="decide and record everything, but send no action to CDSS",
+    )
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--log-format",
+        default="json",
+        choices=["json", "text"],
+        help="json lines for journald (default), or text for a terminal",
+    )
+    p.set_defaults(handler=_run)
 
     from remediator.sandbox.cli import add_arguments as sandbox_arguments
 

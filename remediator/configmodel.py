@@ -249,8 +249,8 @@ class Health(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Health:
-        if self.timeout >= self.interval:
-            fail("timeout", f"must be shorter than interval ({format_duration(self.interval)})")
+        if self.timeout > self.interval:
+            fail("timeout", f"must not be longer than interval ({format_duration(self.interval)})")
         if self.expect is not None and self.kind != "http":
             fail("expect", f"only for kind: http (kind: {self.kind} has a fixed expectation)")
         if self.kind != "http" and (urlsplit(self.url).query or urlsplit(self.url).fragment):

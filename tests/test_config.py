@@ -326,9 +326,9 @@ CASES: dict[str, tuple[str, str, str]] = {
         "remediator.yaml:17: rules[1]: 'more/*.yaml' matches no file",
     ),
     "timeout not under interval": (
-        replace(MAIN, "      kind: cmak\n", "      kind: cmak\n      interval: 5s\n"),
+        replace(MAIN, "      kind: cmak\n", "      kind: cmak\n      interval: 4s\n"),
         RULES,
-        "remediator.yaml:9: targets[0].health.timeout: must be shorter than interval (5s)",
+        "remediator.yaml:9: targets[0].health.timeout: must not be longer than interval (4s)",
     ),
     "grace not under timeout": (
         MAIN,

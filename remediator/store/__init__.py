@@ -47,6 +47,10 @@ class Ledger(Protocol):
         """Write what the call did."""
         ...
 
+    def record_fallback(self, action_id: int, *, action: str, at: float, detail: str) -> None:
+        """The action was not available: the same remediation goes on with `action`."""
+        ...
+
     def record_remediation(
         self, *, rule: str, target: str, outcome: str, at: float, detail: str
     ) -> None:

@@ -115,6 +115,13 @@ class SqliteLedger:
             (result, at, request_id, detail, detail, action_id),
         )
 
+    def record_fallback(self, action_id: int, *, action: str, at: float, detail: str) -> None:
+        self._write(
+            "UPDATE actions SET action = ?, result = NULL, outcome_at = NULL, detail = ? "
+            "WHERE id = ?",
+            (action, detail, action_id),
+        )
+
     def record_remediation(
         self, *, rule: str, target: str, outcome: str, at: float, detail: str
     ) -> None:

@@ -1,0 +1,69 @@
+"""The engine's state as plain data, for `remediator status` and `/api/v1/status`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from remediator.core.engine import Engine
+from remediator.core.guardrails import cooldown_remaining
+
+
+def snapshot(engine: Engine, now: float) -> dict[str, Any]:
+    """Targets, rule states, cooldowns, budgets, breakers and pauses at `now`."""
+    targets: list[dict[str, Any]] = []
+    for ref in engine.policy.targets:
+        ts = engine.targets[ref.name]
+        paused, why = engine.paused(ref.name, now)
+        flight = ts.in_flight
+        rules: list[dict[str, Any]] = []
+        for rule in engine.policy.rules_for(ref.name):
+            st = engine.rule_states[(rule.name, ref.name)]
+            if st.pending_token is not None:
+                phase = "checking"
+            elif st.tripped:
+                phase = "tripped"
+            elif st.window and not all(st.window):
+                phase = "failing"
+            else:
+                phase = "healthy"
+            if flight is not None and flight.rule == rule.name:
+                phase = flight.phase
+            rules.append(
+                {
+                    "rule": rule.name,
+                    "mode": rule.mode,
+                    "action": rule.action,
+                    "phase": phase,
+                    "last_suppression": st.last_reason,
+                    "cooldown_remaining_seconds": round(cooldown_remaining(rule, st, now), 1),
+                    "budget_used": st.actions_within(now, rule.budget.per),
+                    "budget_max": rule.budget.max,
+                    "budget_window_seconds": rule.budget.per,
+                    "breaker_open": st.breaker_open,
+                    "last_outcome": st.last_outcome,
+                }
+            )
+        targets.append(
+            {
+                "name": ref.name,
+                "cluster_no": ref.cluster_no,
+                "up": ts.last_ok,
+                "paused": paused,
+                "pause_reason": why,
+                "in_flight": None
+                if flight is None
+                else {"rule": flight.rule, "action": flight.action, "phase": flight.phase},
+                "rules": rules,
+            }
+        )
+    g = engine.policy.guardrails
+    return {
+        "at": now,
+        "targets": targets,
+        "fleet": {
+            "in_flight": sum(1 for t in engine.targets.values() if t.in_flight is not None),
+            "max_concurrent_actions": g.max_concurrent_actions,
+            "actions_last_hour": sum(1 for t in engine.fleet_action_times if now - t < 3600.0),
+            "max_actions_per_hour": g.max_actions_per_hour,
+        },
+    }

@@ -1,0 +1,281 @@
+"""The daemon: builds every collaborator from the config, schedules probes, serves HTTP, and
+runs until SIGTERM. The one module that knows everyone."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import signal
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry
+
+from remediator.clock import Clock, SystemClock
+from remediator.config import Config, resolve_secrets
+from remediator.core.engine import Engine
+from remediator.core.events import Tick
+from remediator.core.snapshot import snapshot
+from remediator.core.state import ActionRecord
+from remediator.driver import Driver
+from remediator.metrics import Metrics
+from remediator.ncp.client import CdssClient, Credentials
+from remediator.notify import Notifier
+from remediator.probe import Prober, make_probe_session
+from remediator.server import HttpServer, Routes, make_app
+from remediator.store import Ledger
+from remediator.store.sqlite import SqliteLedger
+
+log = logging.getLogger("remediator.daemon")
+
+TICK_SECONDS = 1.0
+
+
+def open_ledger(config: Config) -> Ledger:
+    """The ledger the config names."""
+    if config.state.url is not None:
+        raise NotImplementedError("the PostgreSQL ledger is not available yet; use state.path")
+    assert config.state.path is not None
+    return SqliteLedger(config.state.path)
+
+
+def probe_pool_size(config: Config) -> int:
+    """Threads for probes: enough for every target's worst case (timeout / interval), bounded."""
+    need = sum(t.health.timeout / t.health.interval for t in config.targets)
+    return max(2, min(64, math.ceil(need * 1.5) + 1))
+
+
+class Daemon:
+    """A running remediator: start() brings it up, stop() brings it down cleanly."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        registry: CollectorRegistry | None = None,
+        environ: Mapping[str, str] | None = None,
+        notifier: Notifier | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.registry = registry or CollectorRegistry()
+        self.metrics = Metrics(self.registry)
+        self.notifier = notifier or Notifier(environ)
+        self.secrets = resolve_secrets(config, environ=environ)
+        self._stopping = threading.Event()
+        self._ready = False
+        self.client = CdssClient(
+            credentials=Credentials(self.secrets.access_key, self.secrets.secret_key),
+            clock=self.clock,
+            site=config.ncp.site,
+            region=config.ncp.region,
+            endpoint=config.ncp.endpoint,
+            metrics=self.metrics,
+            read_timeout=config.ncp.timeout,
+            deadline=max(30.0, 3 * config.ncp.timeout),
+        )
+        self.prober = Prober(
+            make_probe_session(probe_pool_size(config)), self.clock, self.secrets.by_ref
+        )
+        self.ledger = open_ledger(config)
+        self.engine = Engine(config.policy())
+        self.actions = ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
+        self.driver = Driver(
+            engine=self.engine,
+            ledger=self.ledger,
+            client=self.client,
+            probe=self.prober.probe,
+            checks={c.target: c for c in config.health_checks()},
+            regions={t.name: config.region_of(t) for t in config.targets},
+            metrics=self.metrics,
+            clock=self.clock,
+            executor=self.actions,
+            dry_run=dry_run,
+        )
+        self.scheduler = BackgroundScheduler(
+            executors={"default": SchedulerPool(probe_pool_size(config))},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone="UTC",
+        )
+        self.http = HttpServer(
+            make_app(
+                Routes(
+                    registry=self.registry,
+                    healthy=self.healthy,
+                    ready=lambda: self._ready,
+                    status=self.status,
+                )
+            ),
+            config.server.host,
+            config.server.port,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Restore from the ledger, declare metrics, start probing and serving; then READY=1."""
+        now = self.clock.now()
+        self._restore(now)
+        policy = self.engine.policy
+        self.metrics.declare(
+            [t.name for t in policy.targets],
+            [(r.name, t.name) for t in policy.targets for r in policy.rules_for(t.name)],
+        )
+        self.metrics.config_last_reload_success.set(1)
+        self._schedule()
+        self.scheduler.start()
+        self.http.start()
+        self._ready = True
+        self.notifier.send(READY="1", STATUS=self._status_line())
+        log.info(
+            f"remediator started: {len(policy.targets)} targets, {len(policy.rules)} rules, "
+            f"listening on {self.http.host}:{self.http.port}",
+            extra={"event": "start"},
+        )
+
+    def stop(self) -> None:
+        """Stop scheduling, let in-flight cloud calls finish, flush the ledger."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._ready = False
+        self.notifier.send(STOPPING="1")
+        log.info("stopping: no new probes; finishing in-flight actions", extra={"event": "stop"})
+        self.scheduler.shutdown(wait=False)
+        self.actions.shutdown(wait=True, cancel_futures=True)
+        self.http.close()
+        self.ledger.close()
+        self.client.close()
+        log.info("stopped", extra={"event": "stop"})
+
+    def run(self) -> int:
+        """Run in the foreground until SIGTERM or SIGINT; returns the exit code."""
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info(f"received {signal.Signals(signum).name}", extra={"event": "signal"})
+            self._stopping.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        self.start()
+        self._stopping.wait()
+        self._stopping.clear()
+        self.stop()
+        return 0
+
+    # -- wiring --------------------------------------------------------------------------
+
+    def _restore(self, now: float) -> None:
+        horizon = max([3600.0] + [max(r.cooldown, r.budget.per) for r in self.engine.policy.rules])
+        seen: set[tuple[str, str, float]] = set()
+        records: list[ActionRecord] = []
+        for rec in self.ledger.actions_since(now - horizon) + self.ledger.unfinished_actions():
+            key = (rec.rule, rec.target, rec.intent_at)
+            if key not in seen:
+                seen.add(key)
+                records.append(rec)
+        self.engine.restore(
+            records,
+            breakers=self.ledger.open_breakers(),
+            pauses=self.ledger.active_pauses(now),
+            now=now,
+        )
+        for rec in records:
+            if rec.mode == "enforce" and rec.remediation is None:
+                log.warning(
+                    f"resuming {rec.action} on {rec.target} from the ledger "
+                    f"(outcome {rec.result or 'never recorded'}): verifying, not resending",
+                    extra={"event": "restore", "rule": rec.rule, "target": rec.target},
+                )
+        for rule, target in self.ledger.open_breakers():
+            self.metrics.breaker_open.labels(rule=rule, target=target).set(1)
+
+    def _schedule(self) -> None:
+        start = datetime.fromtimestamp(self.clock.now(), UTC)
+        checks = self.config.health_checks()
+        for i, check in enumerate(checks):
+            # Stagger first runs across one interval so that probes do not move in lockstep.
+            offset = check.interval * i / max(1, len(checks))
+            self.scheduler.add_job(
+                self.driver.probe_and_feed,
+                "interval",
+                args=[check],
+                seconds=check.interval,
+                start_date=start + timedelta(seconds=offset + random.uniform(0, 0.1)),
+                jitter=min(1.0, check.interval * 0.05),
+                misfire_grace_time=max(1, int(check.interval / 2)),
+                id=f"probe:{check.target}",
+                name=f"probe {check.target}",
+            )
+        self.scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=TICK_SECONDS,
+            id="tick",
+            misfire_grace_time=1,
+        )
+
+    def _tick(self) -> None:
+        now = self.clock.now()
+        self.driver.feed(Tick(now))
+        self._update_gauges(now)
+        if self.notifier.watchdog_interval is not None:
+            self.notifier.send(WATCHDOG="1", STATUS=self._status_line())
+
+    def _update_gauges(self, now: float) -> None:
+        with self.driver.lock:
+            snap = snapshot(self.engine, now)
+        for t in snap["targets"]:
+            self.metrics.paused.labels(target=t["name"]).set(1 if t["paused"] else 0)
+            for r in t["rules"]:
+                self.metrics.cooldown_remaining.labels(rule=r["rule"], target=t["name"]).set(
+                    r["cooldown_remaining_seconds"]
+                )
+                self.metrics.breaker_open.labels(rule=r["rule"], target=t["name"]).set(
+                    1 if r["breaker_open"] else 0
+                )
+
+    # -- views ---------------------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        """The process and its scheduler run."""
+        return not self._stopping.is_set() and self.scheduler.running
+
+    def status(self) -> dict[str, Any]:
+        """The data of `remediator status`."""
+        now = self.clock.now()
+        with self.driver.lock:
+            snap = snapshot(self.engine, now)
+        snap["recent_actions"] = [
+            {
+                "id": a.id,
+                "rule": a.record.rule,
+                "target": a.record.target,
+                "cluster_no": a.cluster_no,
+                "action": a.record.action,
+                "mode": a.record.mode,
+                "trigger": a.trigger,
+                "intent_at": a.record.intent_at,
+                "result": a.record.result,
+                "remediation": a.record.remediation,
+                "request_id": a.request_id,
+                "detail": a.detail,
+            }
+            for a in self.ledger.recent_actions(20)
+        ]
+        snap["action_path_up"] = self.registry.get_sample_value("remediator_action_path_up")
+        return snap
+
+    def _status_line(self) -> str:
+        ups = sum(1 for t in self.engine.targets.values() if t.last_ok)
+        busy = sum(1 for t in self.engine.targets.values() if t.in_flight is not None)
+        return f"{ups}/{len(self.engine.targets)} targets up, {busy} remediation(s) in flight"

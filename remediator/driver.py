@@ -1,0 +1,316 @@
+"""Carries out what the engine decides: logs and counts decisions, looks before acting, sends
+signed actions with the intent written to the ledger first, and reconciles unknown outcomes.
+
+All engine calls go through `Driver.feed`, under one lock, so the engine sees one event at a
+time; slow work (fresh probes, cloud calls) runs on the actions executor, never under the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from remediator.clock import Clock
+from remediator.core.decisions import Act, BreakerChanged, CheckFirst, Decision, Output, Remediated
+from remediator.core.engine import Engine
+from remediator.core.events import ActionOutcome, Event, PreflightResult, ProbeResult
+from remediator.errors import NcpError, NcpNotFound
+from remediator.health import HealthCheck
+from remediator.metrics import Metrics
+from remediator.ncp.client import CdssClient
+from remediator.store import Ledger
+
+log = logging.getLogger("remediator.daemon")
+
+Probe = Callable[[HealthCheck], ProbeResult]
+
+
+class Driver:
+    """The thin driver between the pure engine and the world."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        ledger: Ledger,
+        client: CdssClient,
+        probe: Probe,
+        checks: dict[str, HealthCheck],
+        regions: dict[str, str],
+        metrics: Metrics,
+        clock: Clock,
+        executor: Executor,
+        dry_run: bool = False,
+    ) -> None:
+        self.engine = engine
+        self.ledger = ledger
+        self.client = client
+        self._probe = probe
+        self.checks = checks
+        self.regions = regions
+        self.metrics = metrics
+        self.clock = clock
+        self.executor = executor
+        self.dry_run = dry_run
+        self.lock = threading.RLock()
+        self._action_ids: dict[str, int] = {}
+        self.listeners: list[Callable[[Output], None]] = []
+
+    # -- events in -----------------------------------------------------------------------
+
+    def feed(self, event: Event) -> list[Output]:
+        """Hand one event to the engine and carry out what it says."""
+        with self.lock:
+            outputs = self.engine.handle(event, self.clock.now())
+            for out in outputs:
+                self._carry_out(out)
+        for out in outputs:
+            for listener in self.listeners:
+                listener(out)
+        return outputs
+
+    def probe(self, check: HealthCheck) -> ProbeResult:
+        """Probe a target and count it; does not feed the engine."""
+        result = self._probe(check)
+        outcome = "success" if result.ok else "failure"
+        self.metrics.probes.labels(target=result.target, result=outcome).inc()
+        self.metrics.probe_duration.observe(result.duration)
+        self.metrics.target_up.labels(target=result.target).set(1 if result.ok else 0)
+        if not result.ok:
+            log.info(
+                f"probe of {result.target} failed: {result.reason}",
+                extra={"target": result.target, "reason": result.reason, "event": "probe"},
+            )
+        return result
+
+    def probe_and_feed(self, check: HealthCheck) -> None:
+        """The scheduled probe job of one target."""
+        self.feed(self.probe(check))
+
+    # -- outputs -------------------------------------------------------------------------
+
+    def _carry_out(self, out: Output) -> None:
+        if isinstance(out, Decision):
+            self._decision(out)
+        elif isinstance(out, CheckFirst):
+            self.executor.submit(self._guarded, self._check_first, out)
+        elif isinstance(out, Act):
+            self._act(out)
+        elif isinstance(out, Remediated):
+            self._remediated(out)
+        elif isinstance(out, BreakerChanged):
+            self._breaker(out)
+
+    def _decision(self, d: Decision) -> None:
+        self.metrics.decisions.labels(
+            rule=d.rule, target=d.target, outcome=d.outcome, reason=d.reason
+        ).inc()
+        log.info(
+            f"decision on {d.target} by {d.rule}: {d.outcome} ({d.reason}): {d.detail}",
+            extra={
+                "event": "decision",
+                "rule": d.rule,
+                "target": d.target,
+                "outcome": d.outcome,
+                "reason": d.reason,
+                "trigger": d.trigger,
+                "action": d.action,
+            },
+        )
+        if d.outcome == "shadow":
+            ref = self.engine.policy.target(d.target)
+            self.ledger.record_intent(
+                rule=d.rule,
+                target=d.target,
+                cluster_no=ref.cluster_no if ref else "",
+                action=d.action,
+                mode="shadow",
+                trigger=d.trigger,
+                at=d.at,
+                detail=d.detail,
+            )
+
+    def _act(self, a: Act) -> None:
+        if a.fallback_of is None:
+            action_id = self.ledger.record_intent(
+                rule=a.rule,
+                target=a.target,
+                cluster_no=a.cluster_no,
+                action=a.action,
+                mode="enforce",
+                trigger=a.trigger,
+                at=a.at,
+            )
+            self._action_ids[a.target] = action_id
+        else:
+            action_id = self._action_ids.get(a.target, 0)
+            self.ledger.record_fallback(
+                action_id,
+                action=a.action,
+                at=a.at,
+                detail=f"{a.fallback_of} is not available; fell back to {a.action}",
+            )
+        self.executor.submit(self._guarded, self._send, a, action_id)
+
+    def _remediated(self, r: Remediated) -> None:
+        self.metrics.remediations.labels(rule=r.rule, target=r.target, outcome=r.outcome).inc()
+        self.ledger.record_remediation(
+            rule=r.rule, target=r.target, outcome=r.outcome, at=r.at, detail=r.detail
+        )
+        self._action_ids.pop(r.target, None)
+        level = logging.INFO if r.outcome == "recovered" else logging.WARNING
+        log.log(
+            level,
+            f"remediation of {r.target} by {r.rule} {r.outcome}: {r.detail}",
+            extra={
+                "event": "remediation",
+                "rule": r.rule,
+                "target": r.target,
+                "action": r.action,
+                "outcome": r.outcome,
+            },
+        )
+
+    def _breaker(self, b: BreakerChanged) -> None:
+        self.metrics.breaker_open.labels(rule=b.rule, target=b.target).set(1 if b.open else 0)
+        self.ledger.record_breaker(
+            rule=b.rule, target=b.target, open=b.open, at=b.at, detail=b.detail
+        )
+        if b.open:
+            log.error(
+                f"breaker open, escalating: {b.detail}",
+                extra={"event": "breaker", "rule": b.rule, "target": b.target, "open": True},
+            )
+        else:
+            log.info(
+                f"breaker closed: {b.detail}",
+                extra={"event": "breaker", "rule": b.rule, "target": b.target, "open": False},
+            )
+
+    # -- slow work on the actions executor -----------------------------------------------
+
+    def _guarded(self, fn: Callable[..., None], *args: object) -> None:
+        try:
+            fn(*args)
+        except Exception:  # a bug must not kill the executor thread silently
+            log.exception("internal error while carrying out a decision")
+
+    def _check_first(self, c: CheckFirst) -> None:
+        fresh = None
+        check = self.checks.get(c.target)
+        if c.probe and check is not None:
+            fresh = self.probe(check)
+        busy: bool | None = None
+        detail = ""
+        try:
+            status = self.client.get_cluster_status(c.cluster_no, region=self.regions.get(c.target))
+        except NcpError as exc:
+            detail = f"getClusterStatus failed: {exc}"
+            log.warning(detail, extra={"event": "preflight", "target": c.target, "rule": c.rule})
+        else:
+            busy = status.busy
+            detail = f"broker {status.broker_status}, zookeeper {status.zookeeper_status}" + (
+                f", cmak {status.cmak_status}" if status.cmak_status else ""
+            )
+        self.feed(
+            PreflightResult(
+                rule=c.rule,
+                target=c.target,
+                token=c.token,
+                at=self.clock.now(),
+                probe=fresh,
+                cluster_busy=busy,
+                cluster_detail=detail,
+            )
+        )
+
+    def _send(self, a: Act, action_id: int) -> None:
+        extra: dict[str, object] = {
+            "event": "action",
+            "rule": a.rule,
+            "target": a.target,
+            "action": a.action,
+        }
+        region = self.regions.get(a.target)
+        if self.dry_run:
+            log.info(f"dry run: would send {a.action}", extra=extra)
+            self.ledger.record_outcome(
+                action_id, result="dry_run", at=self.clock.now(), request_id=None, detail=""
+            )
+            return
+        self.metrics.detection_to_action.labels(action=a.action).observe(
+            max(0.0, a.at - a.detected_at)
+        )
+        start = self.clock.monotonic()
+        request_id: str | None = None
+        try:
+            result = self.client.action(a.action, a.cluster_no, region=region)
+        except NcpNotFound as exc:
+            outcome, detail = ("not_available" if exc.withdrawn else "failure"), str(exc)
+            request_id = exc.request_id
+        except NcpError as exc:
+            request_id = exc.request_id
+            outcome = "unknown" if exc.sent == "unknown" else "failure"
+            detail = str(exc)
+        else:
+            outcome, detail, request_id = "success", "", result.request_id
+        elapsed = self.clock.monotonic() - start
+        self.metrics.action_duration.labels(action=a.action).observe(elapsed)
+        self.metrics.actions.labels(
+            target=a.target,
+            action=a.action,
+            result="failure" if outcome == "not_available" else outcome,
+        ).inc()
+        self.ledger.record_outcome(
+            action_id, result=outcome, at=self.clock.now(), request_id=request_id, detail=detail
+        )
+        extra |= {"result": outcome, "request_id": request_id, "cluster_no": a.cluster_no}
+        if outcome == "success":
+            log.info(
+                f"action {a.action} on {a.target} (cluster {a.cluster_no}) accepted by CDSS, "
+                f"requestId {request_id}; verifying",
+                extra=extra,
+            )
+        elif outcome == "unknown":
+            log.warning(
+                f"action {a.action} outcome unknown ({detail}); reconciling from cluster status, "
+                "not resending",
+                extra=extra,
+            )
+            self._reconcile(a)
+        elif outcome == "not_available":
+            log.warning(f"action {a.action} not available: {detail}", extra=extra)
+        else:
+            log.error(f"action {a.action} failed: {detail}", extra=extra)
+        self.feed(
+            ActionOutcome(
+                rule=a.rule,
+                target=a.target,
+                action=a.action,
+                result=outcome,  # type: ignore[arg-type]
+                at=self.clock.now(),
+                detail=detail,
+            )
+        )
+
+    def _reconcile(self, a: Act) -> None:
+        """Read the cluster's status after an unknown outcome, to say what most likely happened."""
+        extra = {"event": "reconcile", "rule": a.rule, "target": a.target, "action": a.action}
+        try:
+            status = self.client.get_cluster_status(a.cluster_no, region=self.regions.get(a.target))
+        except NcpError as exc:
+            log.warning(f"reconcile: cluster status unreadable ({exc}); verifying", extra=extra)
+            return
+        if status.busy:
+            log.info(
+                "reconcile: the cluster is changing, so the action took effect; verifying",
+                extra=extra,
+            )
+        else:
+            log.info(
+                "reconcile: the cluster is not changing; the action may not have run or has "
+                "finished; verifying by probes (not resending)",
+                extra=extra,
+            )

@@ -1,0 +1,31 @@
+"""Logging set-up: one JSON object per line on stdout, for journald and log shippers."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+from pythonjsonlogger.json import JsonFormatter
+
+
+def setup(level: str = "INFO", stream: TextIO | None = None, json_lines: bool = True) -> None:
+    """Route every `remediator.*` log record to `stream` (stdout) as JSON lines."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    if json_lines:
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                timestamp=False,
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("remediator")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    # APScheduler logs every job run at INFO; keep its warnings (missed runs) only.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").handlers[:] = [handler]

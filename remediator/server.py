@@ -1,0 +1,121 @@
+"""The one HTTP listener: /metrics, /-/healthy, /-/ready and /api/v1/ (a WSGI app on waitress)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from waitress.server import create_server
+
+StartResponse = Callable[..., Any]
+Environ = dict[str, Any]
+WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+MAX_BODY = 1024 * 1024
+
+
+@dataclass
+class Routes:
+    """What the listener needs from the daemon, as callables so that it knows no daemon."""
+
+    registry: CollectorRegistry
+    healthy: Callable[[], bool]
+    ready: Callable[[], bool]
+    status: Callable[[], dict[str, Any]]
+    extra: dict[tuple[str, str], WsgiApp] = field(default_factory=dict)
+
+
+def json_response(
+    start_response: StartResponse, code: int, body: object, headers: Iterable[tuple[str, str]] = ()
+) -> list[bytes]:
+    """Send `body` as JSON with HTTP status `code`."""
+    data = json.dumps(body, indent=None, sort_keys=True).encode("utf-8")
+    reason = _REASONS.get(code, "")
+    start_response(
+        f"{code} {reason}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *headers],
+    )
+    return [data]
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    503: "Service Unavailable",
+}
+
+
+def make_app(routes: Routes) -> WsgiApp:
+    """The WSGI application."""
+    metrics_app = make_wsgi_app(routes.registry)
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/")
+        handler = routes.extra.get((method, path))
+        if handler is not None:
+            return handler(environ, start_response)
+        if any(p == path for _m, p in routes.extra):
+            return json_response(start_response, 405, {"error": "method not allowed"})
+        if method not in ("GET", "HEAD"):
+            return json_response(start_response, 405, {"error": "method not allowed"})
+        if path == "/metrics":
+            return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+        if path == "/-/healthy":
+            ok = routes.healthy()
+            return json_response(start_response, 200 if ok else 503, {"healthy": ok})
+        if path == "/-/ready":
+            ok = routes.ready()
+            return json_response(start_response, 200 if ok else 503, {"ready": ok})
+        if path == "/api/v1/status":
+            return json_response(start_response, 200, routes.status())
+        return json_response(start_response, 404, {"error": f"no such path {path}"})
+
+    return app
+
+
+class HttpServer:
+    """waitress on one listener, serving in a background thread; bound when constructed."""
+
+    def __init__(self, app: WsgiApp, host: str, port: int, threads: int = 4) -> None:
+        self._server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            max_request_body_size=MAX_BODY,
+            channel_timeout=30,
+            connection_limit=100,
+            clear_untrusted_proxy_headers=True,
+            ident="remediator",
+        )
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port)  # type: ignore[union-attr]
+
+    @property
+    def host(self) -> str:
+        return str(self._server.effective_host)  # type: ignore[union-attr]
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError):  # closed under us during shutdown
+            self._server.run()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.close()
+        self._thread.join(timeout=5)
