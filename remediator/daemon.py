@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import signal
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -64,6 +65,7 @@ class Daemon:
         environ: Mapping[str, str] | None = None,
         notifier: Notifier | None = None,
         dry_run: bool = False,
+        executor: Executor | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
@@ -88,7 +90,7 @@ class Daemon:
         )
         self.ledger = open_ledger(config)
         self.engine = Engine(config.policy())
-        self.actions = ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
+        self.actions = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
         self.driver = Driver(
             engine=self.engine,
             ledger=self.ledger,
@@ -100,6 +102,7 @@ class Daemon:
             clock=self.clock,
             executor=self.actions,
             dry_run=dry_run,
+            failpoint=(environ if environ is not None else os.environ).get("REMEDIATOR_FAILPOINT"),
         )
         self.scheduler = BackgroundScheduler(
             executors={"default": SchedulerPool(probe_pool_size(config))},

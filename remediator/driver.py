@@ -8,6 +8,8 @@ time; slow work (fresh probes, cloud calls) runs on the actions executor, never 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -43,6 +45,7 @@ class Driver:
         clock: Clock,
         executor: Executor,
         dry_run: bool = False,
+        failpoint: str | None = None,
     ) -> None:
         self.engine = engine
         self.ledger = ledger
@@ -54,6 +57,8 @@ class Driver:
         self.clock = clock
         self.executor = executor
         self.dry_run = dry_run
+        # Crash tests only: die with SIGKILL at a named point of a remediation.
+        self.failpoint = failpoint
         self.lock = threading.RLock()
         self._action_ids: dict[str, int] = {}
         self.listeners: list[Callable[[Output], None]] = []
@@ -152,6 +157,7 @@ class Driver:
                 at=a.at,
                 detail=f"{a.fallback_of} is not available; fell back to {a.action}",
             )
+        self._fail_at("after_intent")
         self.executor.submit(self._guarded, self._send, a, action_id)
 
     def _remediated(self, r: Remediated) -> None:
@@ -188,6 +194,11 @@ class Driver:
                 f"breaker closed: {b.detail}",
                 extra={"event": "breaker", "rule": b.rule, "target": b.target, "open": False},
             )
+
+    def _fail_at(self, point: str) -> None:
+        if self.failpoint == point:
+            log.critical(f"failpoint {point}: killing this process", extra={"event": "failpoint"})
+            os.kill(os.getpid(), signal.SIGKILL)
 
     # -- slow work on the actions executor -----------------------------------------------
 
@@ -256,6 +267,7 @@ class Driver:
             detail = str(exc)
         else:
             outcome, detail, request_id = "success", "", result.request_id
+        self._fail_at("after_call")
         elapsed = self.clock.monotonic() - start
         self.metrics.action_duration.labels(action=a.action).observe(elapsed)
         self.metrics.actions.labels(

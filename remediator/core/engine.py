@@ -34,7 +34,7 @@ from remediator.core.events import (
     Resume,
     Tick,
 )
-from remediator.core.guardrails import local_guard
+from remediator.core.guardrails import local_guard, passed_summary
 from remediator.core.rules import AlertTrigger, Policy, ProbeTrigger, Rule
 from remediator.core.state import (
     ActionRecord,
@@ -323,6 +323,9 @@ class Engine:
             why += f"; fresh probe failed ({p.probe.reason})"
         if p.cluster_busy is None and p.cluster_detail:
             why += f"; cluster status unknown ({p.cluster_detail})"
+        elif p.cluster_detail:
+            why += f"; cluster not changing ({p.cluster_detail})"
+        why += f"; guards passed: {passed_summary(self, rule, target, st, now)}"
         st.action_times.append(now)
         ep = self.episodes.get(st.pending_episode) if st.pending_episode else None
         if ep is not None:
@@ -338,7 +341,7 @@ class Engine:
         self.fleet_action_times.append(now)
         self.last_action_at[target] = now
         self.targets[target].in_flight = InFlight(
-            rule=rule.name, action=rule.action, phase="acting", decided_at=now
+            rule=rule.name, action=rule.action, phase="acting", decided_at=now, trigger=trigger
         )
         out.append(
             self._decision(rule, target, "acted", trigger, now, trigger, f"{rule.action}: {why}")
@@ -405,7 +408,7 @@ class Engine:
                     target=o.target,
                     cluster_no=self._cluster_no(o.target),
                     action=rule.fallback_action,
-                    trigger="probe",
+                    trigger=flight.trigger,
                     detected_at=flight.decided_at,
                     at=now,
                     fallback_of=o.action,

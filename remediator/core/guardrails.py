@@ -61,3 +61,19 @@ def cooldown_remaining(rule: Rule, st: RuleState, now: float) -> float:
     """Seconds until `rule` may act on the target again (0 when it may)."""
     last = st.last_action_at()
     return max(0.0, rule.cooldown - (now - last)) if last is not None else 0.0
+
+
+def passed_summary(engine: Engine, rule: Rule, target: str, st: RuleState, now: float) -> str:
+    """Each local guard and why it let the action through, for the `acted` decision's detail."""
+    g = engine.policy.guardrails
+    last = st.last_action_at()
+    since = "never acted" if last is None else f"last action {now - last:.0f}s ago"
+    busy = sum(1 for ts in engine.targets.values() if ts.in_flight is not None)
+    hour = sum(1 for t in engine.fleet_action_times if now - t < 3600.0)
+    down = sum(1 for ts in engine.targets.values() if ts.last_ok is False)
+    return (
+        f"not in progress; not paused; cooldown {rule.cooldown:g}s clear ({since}); "
+        f"budget {st.actions_within(now, rule.budget.per)}/{rule.budget.max}; breaker closed; "
+        f"fleet {busy}/{g.max_concurrent_actions} in flight, "
+        f"{hour}/{g.max_actions_per_hour} this hour; {down}/{len(engine.targets)} unhealthy"
+    )

@@ -54,6 +54,7 @@ class InFlight:
     deadline: float = 0.0
     successes: int = 0
     fallback_used: bool = False
+    trigger: TriggerKind = "probe"
 
 
 @dataclass
