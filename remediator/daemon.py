@@ -124,16 +124,20 @@ class Daemon:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Restore from the ledger, declare metrics, start probing and serving; then READY=1."""
-        now = self.clock.now()
-        self._restore(now)
+    def prepare(self) -> None:
+        """Restore the engine from the ledger and declare every per-target metric."""
+        self._restore(self.clock.now())
         policy = self.engine.policy
         self.metrics.declare(
             [t.name for t in policy.targets],
             [(r.name, t.name) for t in policy.targets for r in policy.rules_for(t.name)],
         )
         self.metrics.config_last_reload_success.set(1)
+
+    def start(self) -> None:
+        """Prepare, start probing and serving; then READY=1."""
+        self.prepare()
+        policy = self.engine.policy
         self._schedule()
         self.scheduler.start()
         self.http.start()
@@ -220,14 +224,15 @@ class Daemon:
                 name=f"probe {check.target}",
             )
         self.scheduler.add_job(
-            self._tick,
+            self.tick,
             "interval",
             seconds=TICK_SECONDS,
             id="tick",
             misfire_grace_time=1,
         )
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """The periodic job: let time pass in the engine, refresh gauges, pet the watchdog."""
         now = self.clock.now()
         self.driver.feed(Tick(now))
         self._update_gauges(now)
