@@ -130,7 +130,7 @@ rules: [rules/*.yaml]
         return 0.0 if value is None else value
 
     def actions(self, no: str | None = None) -> list[str]:
-        return [c.operation for c in self.sb.action_calls(no)]
+        return [c.operation or "" for c in self.sb.action_calls(no)]
 
 
 @pytest.fixture
@@ -297,7 +297,7 @@ def test_apply_then_time_out_is_reconciled_not_resent(
     sb.break_tool(ORDERS, "down")
     with caplog.at_level(logging.INFO, logger="remediator"):
         harness.run(5 * 60)
-    ops = [c.operation for c in sb.calls if c.operation.startswith("restart")]
+    ops = [c.operation for c in sb.calls if (c.operation or "").startswith("restart")]
     assert ops == ["restartCMAKService"], "an unknown outcome is never resent"
     assert (
         harness.metric(
