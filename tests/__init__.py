@@ -1,0 +1,1 @@
+"""remediator's test suite."""

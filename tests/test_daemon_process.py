@@ -1,0 +1,196 @@
+"""The daemon as users run it: `remediator run` in a subprocess, the sandbox, real time.
+
+Covers what only a real process shows: READY=1 to systemd, /metrics accepted by the real
+promtool, SIGTERM giving exit 0, and SIGKILL at any point of a remediation never leading
+to a repeated action inside the cooldown.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from remediator.clock import SystemClock
+from remediator.sandbox import Sandbox
+from tests.e2e import free_port, require_binary
+
+AK, SK = "PROC-AK", "proc-sk"  # sandbox test keys, not secrets
+ORDERS = "1484848"
+CLOCK = SystemClock()
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = CLOCK.monotonic() + timeout
+    while CLOCK.monotonic() < deadline:
+        if cond():
+            return
+        CLOCK.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def sb() -> Iterator[Sandbox]:
+    box = Sandbox(access_key=AK, secret_key=SK, restart_delay=1.0).start()
+    box.set_cmak_restart(ORDERS, "available")
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+class Proc:
+    """A `remediator run` subprocess on a generated config."""
+
+    def __init__(self, tmp: Path, sb: Sandbox) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        self.db = tmp / "state.db"
+        (tmp / "rules").mkdir(exist_ok=True)
+        (tmp / "rules" / "r.yaml").write_text(
+            """
+rules:
+  - name: cmak-unhealthy
+    targets: ["*"]
+    trigger: {probe: {failures: 3, of: 3}}
+    action: restart_cmak
+    cooldown: 1h
+    verify: {grace: 1s, successes: 2, timeout: 4s}
+"""
+        )
+        (tmp / "remediator.yaml").write_text(
+            f"""
+ncp: {{endpoint: "{sb.url}", access_key: {{env: AK}}, secret_key: {{env: SK}}, timeout: 3s}}
+server: {{listen: "127.0.0.1:{self.port}"}}
+state: {{path: "{self.db}"}}
+targets:
+  - name: orders
+    cluster_no: "{ORDERS}"
+    health: {{kind: cmak, url: "{sb.tool_url(ORDERS)}", interval: 1s, timeout: 1s}}
+  - name: payments
+    cluster_no: "1484849"
+    health: {{kind: kafka_ui, url: "{sb.tool_url("1484849")}", interval: 1s, timeout: 1s}}
+rules: [rules/*.yaml]
+"""
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, **env: str) -> subprocess.Popen[bytes]:
+        full = {**os.environ, "AK": AK, "SK": SK, **env}
+        self.log = (self.tmp / "daemon.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "remediator", "run", "-c", str(self.tmp / "remediator.yaml")],
+            env=full,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        return self.proc
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def ready(self) -> bool:
+        try:
+            return requests.get(self.url("/-/ready"), timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def ledger_rows(self) -> list[tuple[object, ...]]:
+        if not self.db.exists():
+            return []
+        db = sqlite3.connect(self.db)
+        try:
+            return list(db.execute("SELECT action, result, remediation FROM actions"))
+        except sqlite3.OperationalError:  # the daemon is still creating the schema
+            return []
+        finally:
+            db.close()
+
+    def output(self) -> str:
+        return (self.tmp / "daemon.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def proc(tmp_path: Path, sb: Sandbox) -> Iterator[Proc]:
+    p = Proc(tmp_path, sb)
+    yield p
+    p.stop()
+
+
+def test_ready_notify_metrics_and_clean_sigterm(proc: Proc, tmp_path: Path) -> None:
+    notify_path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(notify_path)
+        notify.settimeout(20)
+        p = proc.start(NOTIFY_SOCKET=notify_path)
+        message = notify.recv(4096).decode()
+    assert "READY=1" in message.splitlines()
+    assert proc.ready()
+    assert requests.get(proc.url("/-/healthy"), timeout=2).status_code == 200
+    wait_for(
+        lambda: "remediator_probes_total{" in requests.get(proc.url("/metrics"), timeout=2).text,
+        10,
+        "a first probe",
+    )
+    text = requests.get(proc.url("/metrics"), timeout=2).text
+    # the per-target gauges exist from start-up, at 0 until something happens
+    for line in (
+        'remediator_breaker_open{rule="cmak-unhealthy",target="orders"} 0.0',
+        'remediator_cooldown_remaining_seconds{rule="cmak-unhealthy",target="payments"} 0.0',
+        'remediator_paused{target="orders"} 0.0',
+        "remediator_config_last_reload_success 1.0",
+    ):
+        assert line in text
+    promtool = require_binary("promtool")
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, check=False
+    )
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+    status = requests.get(proc.url("/api/v1/status"), timeout=2).json()
+    assert [t["name"] for t in status["targets"]] == ["orders", "payments"]
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(15) == 0
+    assert '"message": "stopped"' in proc.output()
+
+
+@pytest.mark.parametrize("point", ["after_intent", "during_call", "after_call"])
+def test_sigkill_during_a_remediation_never_repeats_the_action(
+    proc: Proc, sb: Sandbox, point: str
+) -> None:
+    sb.break_tool(ORDERS, "down")
+    if point == "during_call":
+        sb.inject_latency(3.0, operation="restartCMAKService")
+        p = proc.start()
+        wait_for(lambda: len(proc.ledger_rows()) == 1, 20, "the intent in the ledger")
+        p.send_signal(signal.SIGKILL)
+    else:
+        p = proc.start(REMEDIATOR_FAILPOINT=point)
+    assert p.wait(20) == -signal.SIGKILL
+    assert [r[1:] for r in proc.ledger_rows()] == [(None, None)], "the intent survived"
+    if point == "during_call":  # the gateway still carries out the call its caller died on
+        wait_for(lambda: len(sb.action_calls(ORDERS)) == 1, 10, "the delayed call to land")
+    sent_before = len(sb.action_calls(ORDERS))
+    proc.start()
+    wait_for(lambda: "resuming restart_cmak on orders" in proc.output(), 15, "the resume")
+    wait_for(lambda: proc.ledger_rows()[0][2] is not None, 20, "the unfinished remediation closed")
+    # broken again inside the cooldown: 3 of 3 failures trip the rule, and it holds back
+    sb.break_tool(ORDERS, "down")
+    wait_for(lambda: '"reason": "cooldown"' in proc.output(), 20, "a cooldown suppression")
+    calls = sb.action_calls(ORDERS)
+    assert len(calls) == sent_before <= 1
+    if point == "after_intent":
+        assert calls == [], "killed before the call: nothing was sent, and nothing is resent"
+    assert len(proc.ledger_rows()) == 1
