@@ -186,7 +186,9 @@ def test_sigkill_during_a_remediation_never_repeats_the_action(
     proc.start()
     wait_for(lambda: "resuming restart_cmak on orders" in proc.output(), 15, "the resume")
     wait_for(lambda: proc.ledger_rows()[0][2] is not None, 20, "the unfinished remediation closed")
-    # broken again inside the cooldown: 3 of 3 failures trip the rule, and it holds back
+    # broken again inside the cooldown (once any restart is over, so that it cannot heal
+    # the tool): 3 of 3 failures trip the rule, and it holds back
+    wait_for(lambda: sb.cluster(ORDERS).status == "running", 10, "the cluster running")
     sb.break_tool(ORDERS, "down")
     wait_for(lambda: '"reason": "cooldown"' in proc.output(), 20, "a cooldown suppression")
     calls = sb.action_calls(ORDERS)
