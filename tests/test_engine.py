@@ -426,3 +426,27 @@ def test_flapping_never_storms(pattern: list[bool], failures: int) -> None:
     assert all(b - a >= 900 for a, b in itertools.pairwise(times))
     for t in times:
         assert sum(1 for u in times if t <= u < t + 6 * 3600) <= 3
+
+
+def test_an_alert_that_began_before_the_last_action_is_answered_by_it() -> None:
+    """A probe rule restarted the target; a late alert about the same incident does nothing."""
+    sim = Sim(Engine(policy(probe_rule(verify=Verify(0, 1, 60)), alert_rule())))
+    sim.healthy = lambda _t, now: now < T0 + 15 or now >= T0 + 120
+    sim.run(600)
+    (act,) = acts(sim.outputs)
+    late = AlertEvent("orders", "CMAKDown", "firing", "fp", "s", sim.now, starts_at_ts=T0 + 20)
+    out = sim.feed(late)
+    assert acts(out) == []
+    (d,) = decisions(out)
+    assert (d.reason, d.episode) == ("duplicate", ("fp", "s"))
+    fresh = AlertEvent("orders", "CMAKDown", "firing", "fp2", "s2", sim.now, starts_at_ts=sim.now)
+    assert len(acts(sim.feed(fresh))) == 1
+
+
+def test_decided_episodes_survive_a_restore() -> None:
+    engine = Engine(policy(alert_rule()))
+    engine.restore([], decided_episodes=[("fp1", "s1", "orders")], now=T0)
+    sim = Sim(engine)
+    out = sim.feed(AlertEvent("orders", "CMAKDown", "firing", "fp1", "s1", T0))
+    assert acts(out) == []
+    assert [d.reason for d in decisions(out)] == ["duplicate"]

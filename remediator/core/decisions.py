@@ -37,6 +37,7 @@ class Decision:
     at: float
     trigger: TriggerKind
     action: str
+    episode: tuple[str, str] | None = None  # the alert episode, for alert triggers
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ class Engine:
         *,
         breakers: Iterable[tuple[str, str]] = (),
         pauses: Iterable[PauseRecord] = (),
+        decided_episodes: Iterable[tuple[str, str, str]] = (),
         now: float,
     ) -> None:
         """Rebuild cooldowns, budgets, breakers, pauses and unfinished work from the ledger.
@@ -115,6 +116,8 @@ class Engine:
                 st.breaker_open = True
         for p in pauses:
             self._apply_pause(p.target, p.until, p.reason)
+        for fingerprint, starts_at, target in decided_episodes:
+            self.episodes[(fingerprint, starts_at)] = EpisodeState(target=target, final=True)
 
     # -- the one entry point -------------------------------------------------------------
 
@@ -201,6 +204,25 @@ class Engine:
             return
         if ep is None:
             ep = self.episodes[a.episode] = EpisodeState(target=a.target)
+            acted = self.last_action_at.get(a.target)
+            if a.starts_at_ts is not None and acted is not None and acted >= a.starts_at_ts:
+                # The target was acted on after this alert began: that action answered it.
+                ep.final = ep.duplicate_reported = True
+                for rule in rules:
+                    out.append(
+                        self._decision(
+                            rule,
+                            a.target,
+                            "suppressed",
+                            "duplicate",
+                            now,
+                            "alert",
+                            f"alert episode {a.fingerprint}@{a.starts_at} began before the "
+                            f"action at {acted:.0f} on {a.target}, which answers it",
+                            episode=a.episode,
+                        )
+                    )
+                return
         for rule in rules:
             st = self.rule_states[(rule.name, a.target)]
             if ep.final or ep.resolved:
@@ -215,6 +237,7 @@ class Engine:
                             now,
                             "alert",
                             f"alert episode {a.fingerprint}@{a.starts_at} already handled",
+                            episode=a.episode,
                         )
                     )
                 continue
@@ -327,14 +350,22 @@ class Engine:
             why += f"; cluster not changing ({p.cluster_detail})"
         why += f"; guards passed: {passed_summary(self, rule, target, st, now)}"
         st.action_times.append(now)
-        ep = self.episodes.get(st.pending_episode) if st.pending_episode else None
+        episode = st.pending_episode
+        ep = self.episodes.get(episode) if episode else None
         if ep is not None:
             ep.final = True
         st.reset_trip()
         if rule.mode == "shadow":
             out.append(
                 self._decision(
-                    rule, target, "shadow", "shadow", now, trigger, f"would {rule.action}: {why}"
+                    rule,
+                    target,
+                    "shadow",
+                    "shadow",
+                    now,
+                    trigger,
+                    f"would {rule.action}: {why}",
+                    episode=episode,
                 )
             )
             return
@@ -344,7 +375,16 @@ class Engine:
             rule=rule.name, action=rule.action, phase="acting", decided_at=now, trigger=trigger
         )
         out.append(
-            self._decision(rule, target, "acted", trigger, now, trigger, f"{rule.action}: {why}")
+            self._decision(
+                rule,
+                target,
+                "acted",
+                trigger,
+                now,
+                trigger,
+                f"{rule.action}: {why}",
+                episode=episode,
+            )
         )
         out.append(
             Act(
@@ -369,7 +409,8 @@ class Engine:
         now: float,
         out: list[Output],
     ) -> None:
-        ep = self.episodes.get(st.pending_episode) if st.pending_episode else None
+        episode = st.pending_episode
+        ep = self.episodes.get(episode) if episode else None
         repeat = st.last_reason == reason
         if ep is not None:
             repeat = ep.last_reason == reason
@@ -381,7 +422,11 @@ class Engine:
         else:
             st.last_reason = reason
         if not repeat:
-            out.append(self._decision(rule, target, "suppressed", reason, now, trigger, detail))
+            out.append(
+                self._decision(
+                    rule, target, "suppressed", reason, now, trigger, detail, episode=episode
+                )
+            )
 
     # -- actions and verification --------------------------------------------------------
 
@@ -572,6 +617,8 @@ class Engine:
         now: float,
         trigger: TriggerKind,
         detail: str,
+        *,
+        episode: tuple[str, str] | None = None,
     ) -> Decision:
         return Decision(
             rule=rule.name,
@@ -582,6 +629,7 @@ class Engine:
             at=now,
             trigger=trigger,
             action=rule.action,
+            episode=episode,
         )
 
 

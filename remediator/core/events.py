@@ -32,6 +32,7 @@ class AlertEvent:
     starts_at: str
     at: float
     labels: Mapping[str, str] = field(default_factory=dict)
+    starts_at_ts: float | None = None  # startsAt in epoch seconds, when it could be parsed
 
     @property
     def episode(self) -> tuple[str, str]:
