@@ -26,6 +26,8 @@ from remediator.core.events import Tick
 from remediator.core.snapshot import snapshot
 from remediator.core.state import ActionRecord
 from remediator.driver import Driver
+from remediator.intake import PATH as INTAKE_PATH
+from remediator.intake import AlertIntake
 from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient, Credentials
 from remediator.notify import Notifier
@@ -37,6 +39,8 @@ from remediator.store.sqlite import SqliteLedger
 log = logging.getLogger("remediator.daemon")
 
 TICK_SECONDS = 1.0
+# How long a settled alert episode is remembered, so that a late re-send stays a duplicate.
+EPISODE_MEMORY = 7 * 86400.0
 
 
 def open_ledger(config: Config) -> Ledger:
@@ -109,6 +113,14 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone="UTC",
         )
+        self.intake = AlertIntake(
+            token=self.secrets.webhook_token,
+            targets=self.engine.policy.targets,
+            ledger=self.ledger,
+            metrics=self.metrics,
+            clock=self.clock,
+            submit=self.driver.feed_alerts,
+        )
         self.http = HttpServer(
             make_app(
                 Routes(
@@ -116,6 +128,7 @@ class Daemon:
                     healthy=self.healthy,
                     ready=lambda: self._ready,
                     status=self.status,
+                    extra={("POST", INTAKE_PATH): self.intake},
                 )
             ),
             config.server.host,
@@ -133,6 +146,16 @@ class Daemon:
             [(r.name, t.name) for t in policy.targets for r in policy.rules_for(t.name)],
         )
         self.metrics.config_last_reload_success.set(1)
+        # Still firing after a day, Alertmanager will have re-sent it (repeat_interval).
+        pending = self.ledger.pending_alerts(self.clock.now() - 86400.0)
+        if pending:
+            log.warning(
+                f"{len(pending)} alert(s) were recorded but not yet decided (a restart after "
+                "the webhook's 200?): deciding them now",
+                extra={"event": "restore"},
+            )
+            for alert in pending:
+                self.driver.feed(alert)
 
     def start(self) -> None:
         """Prepare, start probing and serving; then READY=1."""
@@ -194,6 +217,7 @@ class Daemon:
             records,
             breakers=self.ledger.open_breakers(),
             pauses=self.ledger.active_pauses(now),
+            decided_episodes=self.ledger.settled_episodes(now - EPISODE_MEMORY),
             now=now,
         )
         for rec in records:

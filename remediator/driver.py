@@ -3,6 +3,8 @@ signed actions with the intent written to the ledger first, and reconciles unkno
 
 All engine calls go through `Driver.feed`, under one lock, so the engine sees one event at a
 time; slow work (fresh probes, cloud calls) runs on the actions executor, never under the lock.
+Observers (the demo's narrator) hear each event fed in (`event_listeners`) and then each output
+it produced (`listeners`), outside the lock.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from concurrent.futures import Executor
 from remediator.clock import Clock
 from remediator.core.decisions import Act, BreakerChanged, CheckFirst, Decision, Output, Remediated
 from remediator.core.engine import Engine
-from remediator.core.events import ActionOutcome, Event, PreflightResult, ProbeResult
+from remediator.core.events import (
+    ActionOutcome,
+    AlertEvent,
+    Event,
+    PreflightResult,
+    ProbeResult,
+)
 from remediator.errors import NcpError, NcpNotFound
 from remediator.health import HealthCheck
 from remediator.metrics import Metrics
@@ -62,6 +70,7 @@ class Driver:
         self.lock = threading.RLock()
         self._action_ids: dict[str, int] = {}
         self.listeners: list[Callable[[Output], None]] = []
+        self.event_listeners: list[Callable[[Event], None]] = []
 
     # -- events in -----------------------------------------------------------------------
 
@@ -71,6 +80,8 @@ class Driver:
             outputs = self.engine.handle(event, self.clock.now())
             for out in outputs:
                 self._carry_out(out)
+        for event_listener in self.event_listeners:
+            event_listener(event)
         for out in outputs:
             for listener in self.listeners:
                 listener(out)
@@ -93,6 +104,14 @@ class Driver:
     def probe_and_feed(self, check: HealthCheck) -> None:
         """The scheduled probe job of one target."""
         self.feed(self.probe(check))
+
+    def feed_alerts(self, alerts: list[AlertEvent]) -> None:
+        """Hand webhook alerts to the engine, off the request thread."""
+        self.executor.submit(self._guarded, self._feed_all, alerts)
+
+    def _feed_all(self, alerts: list[AlertEvent]) -> None:
+        for alert in alerts:
+            self.feed(alert)
 
     # -- outputs -------------------------------------------------------------------------
 
@@ -124,6 +143,10 @@ class Driver:
                 "action": d.action,
             },
         )
+        if d.episode is not None:
+            ep = self.engine.episodes.get(d.episode)
+            if ep is not None and ep.final:
+                self.ledger.mark_episode_decided(*d.episode, at=d.at)
         if d.outcome == "shadow":
             ref = self.engine.policy.target(d.target)
             self.ledger.record_intent(

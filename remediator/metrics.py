@@ -100,6 +100,11 @@ class Metrics:
             ["status", "outcome"],
             registry=r,
         )
+        self.alerts_truncated = Counter(
+            "remediator_alerts_truncated",
+            "Alerts Alertmanager left out of notifications (truncatedAlerts).",
+            registry=r,
+        )
         self.webhook_requests = Counter(
             "remediator_webhook_requests",
             "Alertmanager webhook requests by HTTP status.",

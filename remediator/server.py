@@ -16,7 +16,8 @@ StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
 WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
-MAX_BODY = 1024 * 1024
+# waitress's own limit; endpoints enforce their smaller ones with a JSON error.
+MAX_BODY = 4 * 1024 * 1024
 
 
 @dataclass

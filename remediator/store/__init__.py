@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from remediator.core.events import AlertEvent
 from remediator.core.state import ActionRecord, PauseRecord
 
 
@@ -67,6 +68,22 @@ class Ledger(Protocol):
 
     def clear_pause(self, *, target: str | None, at: float) -> None:
         """Lift a pause (`target` None: the all-targets pause and every target's)."""
+        ...
+
+    def record_alerts(self, alerts: list[AlertEvent], at: float) -> list[bool]:
+        """Durably record webhook alerts; per alert, whether it is news (not a re-send)."""
+        ...
+
+    def mark_episode_decided(self, fingerprint: str, starts_at: str, at: float) -> None:
+        """The engine has settled this episode: a re-send is a duplicate, even after a restart."""
+        ...
+
+    def pending_alerts(self, since: float) -> list[AlertEvent]:
+        """Firing episodes seen since `since` but not yet settled (e.g. a crash after the 200)."""
+        ...
+
+    def settled_episodes(self, since: float) -> list[tuple[str, str, str]]:
+        """(fingerprint, startsAt, target) of episodes settled or resolved, seen since `since`."""
         ...
 
     def actions_since(self, since: float) -> list[ActionRecord]:

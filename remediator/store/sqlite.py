@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
 
+from remediator.core.events import AlertEvent
 from remediator.core.state import ActionRecord, PauseRecord
 from remediator.store import LedgerAction
 
@@ -36,6 +38,20 @@ CREATE TABLE IF NOT EXISTS breakers (
     at     REAL NOT NULL,
     detail TEXT NOT NULL,
     PRIMARY KEY (rule, target)
+);
+CREATE TABLE IF NOT EXISTS alert_episodes (
+    fingerprint  TEXT NOT NULL,
+    starts_at    TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    alertname    TEXT NOT NULL,
+    labels       TEXT NOT NULL,
+    starts_at_ts REAL,
+    first_seen   REAL NOT NULL,
+    last_seen    REAL NOT NULL,
+    receipts     INTEGER NOT NULL DEFAULT 1,
+    resolved_at  REAL,
+    decided_at   REAL,
+    PRIMARY KEY (fingerprint, starts_at)
 );
 CREATE TABLE IF NOT EXISTS pauses (
     target TEXT NOT NULL PRIMARY KEY,  -- '*' pauses every target
@@ -153,6 +169,90 @@ class SqliteLedger:
             self._write("DELETE FROM pauses WHERE ? IS NOT NULL", (at,))
         else:
             self._write("DELETE FROM pauses WHERE target = ?", (target,))
+
+    def record_alerts(self, alerts: list[AlertEvent], at: float) -> list[bool]:
+        """Record every alert in one transaction; per alert, whether it is news.
+
+        News is the first firing receipt of an episode, or its first resolved receipt;
+        everything else is a re-send, a repeat, or a copy from another Alertmanager.
+        """
+        news: list[bool] = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for a in alerts:
+                    news.append(self._record_alert(a, at))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return news
+
+    def _record_alert(self, a: AlertEvent, at: float) -> bool:
+        key = (a.fingerprint, a.starts_at)
+        row = self._db.execute(
+            "SELECT resolved_at FROM alert_episodes WHERE fingerprint = ? AND starts_at = ?", key
+        ).fetchone()
+        resolved = at if a.status == "resolved" else None
+        if row is None:
+            self._db.execute(
+                "INSERT INTO alert_episodes (fingerprint, starts_at, target, alertname, labels, "
+                "starts_at_ts, first_seen, last_seen, resolved_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *key,
+                    a.target,
+                    a.alertname,
+                    json.dumps(dict(a.labels), sort_keys=True),
+                    a.starts_at_ts,
+                    at,
+                    at,
+                    resolved,
+                ),
+            )
+            return True
+        self._db.execute(
+            "UPDATE alert_episodes SET last_seen = ?, receipts = receipts + 1, "
+            "resolved_at = COALESCE(resolved_at, ?) WHERE fingerprint = ? AND starts_at = ?",
+            (at, resolved, *key),
+        )
+        return a.status == "resolved" and row[0] is None
+
+    def mark_episode_decided(self, fingerprint: str, starts_at: str, at: float) -> None:
+        self._write(
+            "UPDATE alert_episodes SET decided_at = COALESCE(decided_at, ?) "
+            "WHERE fingerprint = ? AND starts_at = ?",
+            (at, fingerprint, starts_at),
+        )
+
+    def pending_alerts(self, since: float) -> list[AlertEvent]:
+        rows = self._read(
+            "SELECT fingerprint, starts_at, target, alertname, labels, starts_at_ts, last_seen "
+            "FROM alert_episodes WHERE decided_at IS NULL AND resolved_at IS NULL "
+            "AND last_seen >= ? ORDER BY first_seen",
+            (since,),
+        )
+        return [
+            AlertEvent(
+                target=str(r[2]),
+                alertname=str(r[3]),
+                status="firing",
+                fingerprint=str(r[0]),
+                starts_at=str(r[1]),
+                at=float(str(r[6])),
+                labels=json.loads(str(r[4])),
+                starts_at_ts=None if r[5] is None else float(str(r[5])),
+            )
+            for r in rows
+        ]
+
+    def settled_episodes(self, since: float) -> list[tuple[str, str, str]]:
+        rows = self._read(
+            "SELECT fingerprint, starts_at, target FROM alert_episodes "
+            "WHERE (decided_at IS NOT NULL OR resolved_at IS NOT NULL) AND last_seen >= ?",
+            (since,),
+        )
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
     def actions_since(self, since: float) -> list[ActionRecord]:
         rows = self._read(

@@ -1,0 +1,102 @@
+"""The Alertmanager webhook endpoint: authenticate, bound, validate, record durably, then answer.
+
+The reply never waits on the cloud: alerts are written to the ledger (so a crash after the 200
+loses nothing) and handed to the engine on another thread.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable, Iterable, Sequence
+
+from remediator.clock import Clock
+from remediator.core.events import AlertEvent
+from remediator.core.rules import TargetRef
+from remediator.metrics import Metrics
+from remediator.secrets import Secret
+from remediator.server import Environ, StartResponse, json_response
+from remediator.store import Ledger
+from remediator.webhook import InvalidPayload, parse, to_events
+
+log = logging.getLogger("remediator.webhook")
+
+PATH = "/api/v1/alerts/alertmanager"
+MAX_BODY = 1024 * 1024
+
+
+class AlertIntake:
+    """The WSGI handler of `POST /api/v1/alerts/alertmanager`."""
+
+    def __init__(
+        self,
+        *,
+        token: Secret | None,
+        targets: Sequence[TargetRef],
+        ledger: Ledger,
+        metrics: Metrics,
+        clock: Clock,
+        submit: Callable[[list[AlertEvent]], None],
+    ) -> None:
+        self._expected = None if token is None else f"Bearer {token.reveal()}".encode()
+        self.targets = tuple(targets)
+        self.ledger = ledger
+        self.metrics = metrics
+        self.clock = clock
+        self.submit = submit
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        code, body, headers = self._handle(environ)
+        self.metrics.webhook_requests.labels(code=str(code)).inc()
+        if code != 200:
+            log.warning(
+                f"webhook rejected with {code}: {body.get('error', '')}",
+                extra={"event": "webhook", "code": code, "remote": environ.get("REMOTE_ADDR")},
+            )
+        return json_response(start_response, code, body, headers)
+
+    def _handle(self, environ: Environ) -> tuple[int, dict[str, object], list[tuple[str, str]]]:
+        if not self._authorized(environ.get("HTTP_AUTHORIZATION", "")):
+            return 401, {"error": "missing or wrong bearer token"}, [("WWW-Authenticate", "Bearer")]
+        length_text = environ.get("CONTENT_LENGTH") or ""
+        length = int(length_text) if length_text.isdigit() else None
+        if length is not None and length > MAX_BODY:
+            return 413, {"error": f"body over {MAX_BODY} bytes"}, []
+        ctype = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return 415, {"error": "Content-Type must be application/json"}, []
+        body = environ["wsgi.input"].read(MAX_BODY + 1 if length is None else length)
+        if len(body) > MAX_BODY:
+            return 413, {"error": f"body over {MAX_BODY} bytes"}, []
+        try:
+            payload = parse(body)
+        except InvalidPayload as exc:
+            return 400, {"error": f"invalid Alertmanager payload: {exc}"[:300]}, []
+        now = self.clock.now()
+        received = to_events(payload, self.targets, now)
+        mapped = [r.event for r in received if r.event is not None]
+        news = self.ledger.record_alerts(mapped, now)
+        fresh = iter(news)
+        for r in received:
+            outcome = "unmatched" if r.event is None else "matched" if next(fresh) else "duplicate"
+            self.metrics.alerts_received.labels(status=r.status, outcome=outcome).inc()
+            if r.event is None:
+                log.info(
+                    f"alert {r.alertname or '(no alertname)'} names no configured target: ignored",
+                    extra={"event": "alert", "outcome": "unmatched", "alertname": r.alertname},
+                )
+        if payload.truncatedAlerts:
+            self.metrics.alerts_truncated.inc(payload.truncatedAlerts)
+            log.warning(
+                f"Alertmanager truncated {payload.truncatedAlerts} alerts from this notification "
+                "(max_alerts on the receiver); they were not seen",
+                extra={"event": "webhook", "truncated": payload.truncatedAlerts},
+            )
+        if mapped:
+            self.submit(mapped)
+        return 200, {"status": "recorded", "alerts": len(received), "mapped": len(mapped)}, []
+
+    def _authorized(self, header: str) -> bool:
+        if self._expected is None:
+            return True
+        return hmac.compare_digest(header.strip().encode(), self._expected)

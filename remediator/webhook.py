@@ -1,0 +1,126 @@
+"""Alertmanager webhook payloads (version 4) → `AlertEvent`s for the configured targets only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from remediator.core.events import AlertEvent
+from remediator.core.rules import TargetRef
+
+# Labels that name the target, in the order they are tried (SPEC section 6).
+TARGET_LABELS = ("remediator_target", "cluster_no", "service_group_instance_no")
+
+_Short = Annotated[str, StringConstraints(max_length=1024)]
+_Labels = Annotated[dict[_Short, Annotated[str, StringConstraints(max_length=4096)]], Field()]
+
+
+class _Alert(BaseModel):
+    # Alertmanager may add fields in later versions: ignore what we do not use.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    status: Literal["firing", "resolved"]
+    labels: _Labels
+    annotations: _Labels = Field(default_factory=dict)
+    startsAt: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    endsAt: _Short = ""
+    generatorURL: _Short = ""
+    fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class Payload(BaseModel):
+    """The webhook body Alertmanager sends (`version: "4"`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: Literal["4"]
+    status: Literal["firing", "resolved"]
+    receiver: _Short = ""
+    alerts: Annotated[list[_Alert], Field(max_length=10_000)]
+    groupKey: _Short = ""
+    truncatedAlerts: Annotated[int, Field(ge=0)] = 0
+
+
+class InvalidPayload(ValueError):
+    """The body is not a valid Alertmanager v4 payload; the message says why, briefly."""
+
+
+@dataclass(frozen=True)
+class Received:
+    """One alert of a payload: mapped to a target (`event`), or not (`event` None)."""
+
+    event: AlertEvent | None
+    status: str
+    alertname: str
+
+
+def parse(body: bytes) -> Payload:
+    """Validate a webhook body; InvalidPayload names the first problem."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidPayload(f"not JSON: {exc}") from None
+    try:
+        return Payload.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise InvalidPayload(f"{where}: {first['msg']}") from None
+
+
+def target_of(labels: Mapping[str, str], targets: Sequence[TargetRef]) -> TargetRef | None:
+    """The configured target an alert names, by label, or None (never a guess)."""
+    for label in TARGET_LABELS:
+        value = labels.get(label)
+        if value is None:
+            continue
+        for t in targets:
+            if value in (t.name, t.cluster_no):
+                return t
+    return None
+
+
+def to_events(payload: Payload, targets: Sequence[TargetRef], now: float) -> list[Received]:
+    """Each alert of `payload`, mapped to a configured target where its labels name one."""
+    out: list[Received] = []
+    for alert in payload.alerts:
+        alertname = alert.labels.get("alertname", "")
+        target = target_of(alert.labels, targets)
+        event = None
+        if target is not None:
+            event = AlertEvent(
+                target=target.name,
+                alertname=alertname,
+                status=alert.status,
+                fingerprint=alert.fingerprint,
+                starts_at=alert.startsAt,
+                at=now,
+                labels=dict(alert.labels),
+                starts_at_ts=parse_time(alert.startsAt),
+            )
+        out.append(Received(event=event, status=alert.status, alertname=alertname))
+    return out
+
+
+def parse_time(text: str) -> float | None:
+    """Alertmanager's RFC 3339 time (nanoseconds allowed) in epoch seconds, or None."""
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    if "." in value:  # Python takes at most 6 fractional digits
+        head, _, rest = value.partition(".")
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+        zone = rest[len(digits) :]
+        value = f"{head}.{digits[:6]}{zone}"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.timestamp()
