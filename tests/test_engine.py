@@ -433,7 +433,7 @@ def test_an_alert_that_began_before_the_last_action_is_answered_by_it() -> None:
     sim = Sim(Engine(policy(probe_rule(verify=Verify(0, 1, 60)), alert_rule())))
     sim.healthy = lambda _t, now: now < T0 + 15 or now >= T0 + 120
     sim.run(600)
-    (act,) = acts(sim.outputs)
+    assert len(acts(sim.outputs)) == 1
     late = AlertEvent("orders", "CMAKDown", "firing", "fp", "s", sim.now, starts_at_ts=T0 + 20)
     out = sim.feed(late)
     assert acts(out) == []

@@ -7,130 +7,14 @@ harness steps probes by hand instead of the scheduler, so fake hours pass in mil
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from remediator.clock import FakeClock
-from remediator.config import load_config
-from remediator.daemon import Daemon
 from remediator.sandbox import Sandbox
-
-AK, SK = "HARNESS-AK", "harness-sk"  # sandbox test keys, not secrets
-ORDERS, PAYMENTS, ANALYTICS = "1484848", "1484849", "1484850"
-
-CMAK_RULE = """
-  - name: cmak-unhealthy
-    targets: ["orders", "analytics"]
-    trigger: {probe: {failures: 3, of: 3}}
-    action: restart_cmak
-    fallback_action: restart_all_services
-    cooldown: 15m
-    budget: {max: 3, per: 6h}
-    verify: {grace: 10s, successes: 2, timeout: 2m}
-"""
-
-
-class QueueExecutor(Executor):
-    """Runs submitted work when the harness drains it, in the test's thread."""
-
-    def __init__(self) -> None:
-        self.queue: deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = deque()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        fut: Future[Any] = Future()
-        self.queue.append((fut, fn, args))
-        return fut
-
-    def drain(self) -> None:
-        while self.queue:
-            fut, fn, args = self.queue.popleft()
-            fut.set_result(fn(*args))
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self.queue.clear()
-
-
-class Harness:
-    """A daemon without its scheduler: `step()` probes every target once and lets time pass."""
-
-    def __init__(self, tmp: Path, sb: Sandbox, clock: FakeClock, rules: str, **kw: str) -> None:
-        self.sb, self.clock, self.tmp = sb, clock, tmp
-        self.rules = rules
-        self.extra = kw
-        self.executor = QueueExecutor()
-        self.daemon = self._build()
-
-    def _build(self) -> Daemon:
-        (self.tmp / "rules").mkdir(exist_ok=True)
-        (self.tmp / "rules" / "r.yaml").write_text("rules:\n" + self.rules)
-        targets = "".join(
-            f"""
-  - name: {name}
-    cluster_no: "{no}"
-    health: {{kind: {kind}, url: "{self.sb.tool_url(no)}", interval: 15s, timeout: 1s}}
-"""
-            for name, no, kind in (
-                ("orders", ORDERS, "cmak"),
-                ("payments", PAYMENTS, "kafka_ui"),
-                ("analytics", ANALYTICS, "cmak"),
-            )
-        )
-        (self.tmp / "remediator.yaml").write_text(
-            f"""
-ncp:
-  endpoint: {self.sb.url}
-  access_key: {{env: AK}}
-  secret_key: {{env: SK}}
-  timeout: 1s
-server: {{listen: "127.0.0.1:0"}}
-state: {{path: "{self.tmp / "state.db"}"}}
-guardrails: {self.extra.get("guardrails", "{}")}
-targets:{targets}
-rules: [rules/*.yaml]
-"""
-        )
-        config = load_config(self.tmp / "remediator.yaml")
-        daemon = Daemon(
-            config,
-            clock=self.clock,
-            registry=CollectorRegistry(),
-            environ={"AK": AK, "SK": SK},
-            executor=self.executor,
-        )
-        daemon.prepare()
-        return daemon
-
-    def restart_daemon(self) -> None:
-        """As after a crash: a new daemon on the same ledger."""
-        self.daemon.ledger.close()
-        self.executor = QueueExecutor()
-        self.daemon = self._build()
-
-    def step(self, seconds: float = 15.0) -> None:
-        for check in self.daemon.config.health_checks():
-            self.daemon.driver.probe_and_feed(check)
-            self.executor.drain()
-        self.daemon.tick()
-        self.executor.drain()
-        self.clock.advance(seconds)
-
-    def run(self, seconds: float, interval: float = 15.0) -> None:
-        end = self.clock.now() + seconds
-        while self.clock.now() < end:
-            self.step(interval)
-
-    def metric(self, name: str, **labels: str) -> float:
-        value = self.daemon.registry.get_sample_value(name, labels)
-        return 0.0 if value is None else value
-
-    def actions(self, no: str | None = None) -> list[str]:
-        return [c.operation or "" for c in self.sb.action_calls(no)]
+from tests.harness import AK, ANALYTICS, CMAK_RULE, ORDERS, PAYMENTS, SK, Harness
 
 
 @pytest.fixture
