@@ -20,7 +20,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
 from remediator.clock import Clock, SystemClock
-from remediator.config import Config, resolve_secrets
+from remediator.config import Config, ConfigError, Secrets, load_config, resolve_secrets
+from remediator.configdiff import describe_changes
 from remediator.core.engine import Engine
 from remediator.core.events import Tick
 from remediator.core.snapshot import snapshot
@@ -39,6 +40,8 @@ from remediator.store.sqlite import SqliteLedger
 log = logging.getLogger("remediator.daemon")
 
 TICK_SECONDS = 1.0
+# A signed read-only call per target this often, so that a broken action path shows early.
+READINESS_SECONDS = 60.0
 # How long a settled alert episode is remembered, so that a late re-send stays a duplicate.
 EPISODE_MEMORY = 7 * 86400.0
 
@@ -76,22 +79,13 @@ class Daemon:
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
         self.notifier = notifier or Notifier(environ)
+        self._environ = environ
         self.secrets = resolve_secrets(config, environ=environ)
         self._stopping = threading.Event()
         self._ready = False
-        self.client = CdssClient(
-            credentials=Credentials(self.secrets.access_key, self.secrets.secret_key),
-            clock=self.clock,
-            site=config.ncp.site,
-            region=config.ncp.region,
-            endpoint=config.ncp.endpoint,
-            metrics=self.metrics,
-            read_timeout=config.ncp.timeout,
-            deadline=max(30.0, 3 * config.ncp.timeout),
-        )
-        self.prober = Prober(
-            make_probe_session(probe_pool_size(config)), self.clock, self.secrets.by_ref
-        )
+        self.client = self._make_client(config, self.secrets)
+        self.prober_session = make_probe_session(probe_pool_size(config))
+        self.prober = Prober(self.prober_session, self.clock, self.secrets.by_ref)
         self.ledger = open_ledger(config)
         self.engine = Engine(config.policy())
         self.actions = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
@@ -135,16 +129,24 @@ class Daemon:
             config.server.port,
         )
 
+    def _make_client(self, config: Config, secrets: Secrets) -> CdssClient:
+        return CdssClient(
+            credentials=Credentials(secrets.access_key, secrets.secret_key),
+            clock=self.clock,
+            site=config.ncp.site,
+            region=config.ncp.region,
+            endpoint=config.ncp.endpoint,
+            metrics=self.metrics,
+            read_timeout=config.ncp.timeout,
+            deadline=max(30.0, 3 * config.ncp.timeout),
+        )
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def prepare(self) -> None:
         """Restore the engine from the ledger and declare every per-target metric."""
-        self._restore(self.clock.now())
-        policy = self.engine.policy
-        self.metrics.declare(
-            [t.name for t in policy.targets],
-            [(r.name, t.name) for t in policy.targets for r in policy.rules_for(t.name)],
-        )
+        self._restore(self.engine, self.clock.now(), announce=True)
+        self._declare()
         self.metrics.config_last_reload_success.set(1)
         # Still firing after a day, Alertmanager will have re-sent it (repeat_interval).
         pending = self.ledger.pending_alerts(self.clock.now() - 86400.0)
@@ -188,24 +190,105 @@ class Daemon:
         log.info("stopped", extra={"event": "stop"})
 
     def run(self) -> int:
-        """Run in the foreground until SIGTERM or SIGINT; returns the exit code."""
+        """Run in the foreground until SIGTERM or SIGINT, reloading on SIGHUP; the exit code."""
+        wake = threading.Event()
+        reload_asked = threading.Event()
 
-        def on_signal(signum: int, _frame: FrameType | None) -> None:
+        def on_stop(signum: int, _frame: FrameType | None) -> None:
             log.info(f"received {signal.Signals(signum).name}", extra={"event": "signal"})
             self._stopping.set()
+            wake.set()
 
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        def on_hup(_signum: int, _frame: FrameType | None) -> None:
+            reload_asked.set()
+            wake.set()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
         self.start()
-        self._stopping.wait()
+        while not self._stopping.is_set():
+            wake.wait()
+            wake.clear()
+            if reload_asked.is_set() and not self._stopping.is_set():
+                reload_asked.clear()
+                self.notifier.send(
+                    RELOADING="1", MONOTONIC_USEC=str(int(self.clock.monotonic() * 1e6))
+                )
+                self.reload()
+                self.notifier.send(READY="1", STATUS=self._status_line())
         self._stopping.clear()
         self.stop()
         return 0
 
+    def reload(self) -> bool:
+        """Re-read the config and rules; on any problem keep running the old ones."""
+        old = self.config
+        try:
+            new = load_config(old.path)
+            secrets = resolve_secrets(new, environ=self._environ)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error(f"reload refused: {problem}", extra={"event": "reload"})
+            return self._reload_failed(f"{len(exc.problems)} problem(s)")
+        except OSError as exc:
+            log.error(f"reload refused: cannot read {old.path}: {exc}", extra={"event": "reload"})
+            return self._reload_failed(str(exc))
+        for section in ("server", "state"):
+            if getattr(new, section) != getattr(old, section):
+                log.warning(
+                    f"reload: the {section} section changed; it takes effect at the next restart",
+                    extra={"event": "reload"},
+                )
+        engine = Engine(new.policy())
+        now = self.clock.now()
+        client = self.client
+        if (
+            new.ncp != old.ncp
+            or secrets.access_key != self.secrets.access_key
+            or (secrets.secret_key != self.secrets.secret_key)
+        ):
+            client = self._make_client(new, secrets)
+        prober = Prober(self.prober_session, self.clock, secrets.by_ref)
+        with self.driver.lock:
+            self._restore(engine, now)
+            engine.adopt(self.engine)
+            self.engine = engine
+            self.driver.rewire(
+                engine=engine,
+                client=client,
+                probe=prober.probe,
+                checks={c.target: c for c in new.health_checks()},
+                regions={t.name: new.region_of(t) for t in new.targets},
+            )
+            self.intake.targets = engine.policy.targets
+            self.config, self.secrets, self.prober, self.client = new, secrets, prober, client
+        self._declare()
+        self._schedule(replace=True)
+        self.metrics.config_last_reload_success.set(1)
+        log.info(f"reloaded {old.path}: {describe_changes(old, new)}", extra={"event": "reload"})
+        return True
+
+    def _reload_failed(self, why: str) -> bool:
+        self.metrics.config_last_reload_success.set(0)
+        log.error(
+            f"reload refused ({why}): still running the previous configuration",
+            extra={"event": "reload"},
+        )
+        return False
+
     # -- wiring --------------------------------------------------------------------------
 
-    def _restore(self, now: float) -> None:
-        horizon = max([3600.0] + [max(r.cooldown, r.budget.per) for r in self.engine.policy.rules])
+    def _declare(self) -> None:
+        policy = self.engine.policy
+        self.metrics.declare(
+            [t.name for t in policy.targets],
+            [(r.name, t.name) for t in policy.targets for r in policy.rules_for(t.name)],
+        )
+
+    def _restore(self, engine: Engine, now: float, *, announce: bool = False) -> None:
+        """Rebuild `engine`'s memory from the ledger, with `engine`'s own rules and cooldowns."""
+        horizon = max([3600.0] + [max(r.cooldown, r.budget.per) for r in engine.policy.rules])
         seen: set[tuple[str, str, float]] = set()
         records: list[ActionRecord] = []
         for rec in self.ledger.actions_since(now - horizon) + self.ledger.unfinished_actions():
@@ -213,14 +296,14 @@ class Daemon:
             if key not in seen:
                 seen.add(key)
                 records.append(rec)
-        self.engine.restore(
+        engine.restore(
             records,
             breakers=self.ledger.open_breakers(),
             pauses=self.ledger.active_pauses(now),
             decided_episodes=self.ledger.settled_episodes(now - EPISODE_MEMORY),
             now=now,
         )
-        for rec in records:
+        for rec in records if announce else ():
             if rec.mode == "enforce" and rec.remediation is None:
                 log.warning(
                     f"resuming {rec.action} on {rec.target} from the ledger "
@@ -230,7 +313,11 @@ class Daemon:
         for rule, target in self.ledger.open_breakers():
             self.metrics.breaker_open.labels(rule=rule, target=target).set(1)
 
-    def _schedule(self) -> None:
+    def _schedule(self, *, replace: bool = False) -> None:
+        if replace:
+            for job in self.scheduler.get_jobs():
+                if job.id.startswith(("probe:", "action-path:")):
+                    job.remove()
         start = datetime.fromtimestamp(self.clock.now(), UTC)
         checks = self.config.health_checks()
         for i, check in enumerate(checks):
@@ -247,6 +334,21 @@ class Daemon:
                 id=f"probe:{check.target}",
                 name=f"probe {check.target}",
             )
+        targets = self.config.targets
+        for i, target in enumerate(targets):
+            offset = READINESS_SECONDS * (i + 1) / (len(targets) + 1)
+            self.scheduler.add_job(
+                self.driver.check_action_path,
+                "interval",
+                args=[target.name, target.cluster_no],
+                seconds=READINESS_SECONDS,
+                start_date=start + timedelta(seconds=min(5.0, offset)),
+                misfire_grace_time=int(READINESS_SECONDS / 2),
+                id=f"action-path:{target.name}",
+                name=f"action path {target.name}",
+            )
+        if replace:
+            return
         self.scheduler.add_job(
             self.tick,
             "interval",

@@ -69,15 +69,34 @@ class Driver:
         self.failpoint = failpoint
         self.lock = threading.RLock()
         self._action_ids: dict[str, int] = {}
+        self._path_ok: dict[str, bool] = {}
         self.listeners: list[Callable[[Output], None]] = []
         self.event_listeners: list[Callable[[Event], None]] = []
+        # Sees every event in the order the engine does (for `explain` recordings).
+        self.recorder: Callable[[Event, float], None] | None = None
+
+    def rewire(
+        self,
+        *,
+        engine: Engine,
+        client: CdssClient,
+        probe: Probe,
+        checks: dict[str, HealthCheck],
+        regions: dict[str, str],
+    ) -> None:
+        """Switch to a reloaded configuration's engine and collaborators (call under `lock`)."""
+        self.engine, self.client, self._probe = engine, client, probe
+        self.checks, self.regions = checks, regions
 
     # -- events in -----------------------------------------------------------------------
 
     def feed(self, event: Event) -> list[Output]:
         """Hand one event to the engine and carry out what it says."""
         with self.lock:
-            outputs = self.engine.handle(event, self.clock.now())
+            now = self.clock.now()
+            if self.recorder is not None:
+                self.recorder(event, now)
+            outputs = self.engine.handle(event, now)
             for out in outputs:
                 self._carry_out(out)
         for event_listener in self.event_listeners:
@@ -104,6 +123,26 @@ class Driver:
     def probe_and_feed(self, check: HealthCheck) -> None:
         """The scheduled probe job of one target."""
         self.feed(self.probe(check))
+
+    def check_action_path(self, target: str, cluster_no: str) -> None:
+        """A signed read-only call, so that a broken key, permission or clock shows early."""
+        was = self._path_ok.get(target)
+        try:
+            self.client.get_cluster_status(cluster_no, region=self.regions.get(target))
+        except NcpError as exc:
+            self._path_ok[target] = False
+            if was is not False:
+                log.error(
+                    f"action path to CDSS for {target} is down: {exc}",
+                    extra={"event": "action_path", "target": target, "up": False},
+                )
+            return
+        self._path_ok[target] = True
+        if was is False:
+            log.info(
+                f"action path to CDSS for {target} is back",
+                extra={"event": "action_path", "target": target, "up": True},
+            )
 
     def feed_alerts(self, alerts: list[AlertEvent]) -> None:
         """Hand webhook alerts to the engine, off the request thread."""

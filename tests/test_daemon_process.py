@@ -196,3 +196,33 @@ def test_sigkill_during_a_remediation_never_repeats_the_action(
     if point == "after_intent":
         assert calls == [], "killed before the call: nothing was sent, and nothing is resent"
     assert len(proc.ledger_rows()) == 1
+
+
+def test_sighup_with_a_broken_config_keeps_running_then_a_good_one_applies(
+    proc: Proc, sb: Sandbox
+) -> None:
+    p = proc.start()
+    wait_for(proc.ready, 20, "the daemon ready")
+    rules = proc.tmp / "rules" / "r.yaml"
+    good = rules.read_text()
+
+    def reload_success() -> float | None:
+        for line in requests.get(proc.url("/metrics"), timeout=2).text.splitlines():
+            if line.startswith("remediator_config_last_reload_success "):
+                return float(line.split()[1])
+        return None
+
+    rules.write_text(good.replace("failures: 3", "failures: seven"))
+    p.send_signal(signal.SIGHUP)
+    wait_for(lambda: reload_success() == 0.0, 10, "the refused reload")
+    assert p.poll() is None
+    assert "reload refused" in proc.output()
+    # the old rules still remediate
+    sb.break_tool(ORDERS, "down")
+    wait_for(lambda: len(sb.action_calls(ORDERS)) == 1, 20, "a remediation after the refusal")
+    rules.write_text(good.replace("cooldown: 1h", "cooldown: 30m"))
+    p.send_signal(signal.SIGHUP)
+    wait_for(lambda: reload_success() == 1.0, 10, "the applied reload")
+    assert "cooldown 1h -> 30m" in proc.output()
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(15) == 0

@@ -119,6 +119,32 @@ class Engine:
         for fingerprint, starts_at, target in decided_episodes:
             self.episodes[(fingerprint, starts_at)] = EpisodeState(target=target, final=True)
 
+    def adopt(self, old: Engine) -> None:
+        """Take over what `old` (the engine of the previous config) saw live, after a restore.
+
+        Probe windows and trips carry over for rules whose trigger did not change; health,
+        in-flight work and alert episodes carry over for targets that still exist. Cooldowns,
+        budgets and breakers come from the ledger, recomputed with the new rules.
+        """
+        self._next_token = old._next_token
+        self.episodes.update(old.episodes)
+        for name, ts in self.targets.items():
+            before = old.targets.get(name)
+            if before is None:
+                continue
+            ts.last_ok, ts.healthy_since = before.last_ok, before.healthy_since
+            flight = before.in_flight
+            if flight is not None and flight.rule in self.rules:
+                ts.in_flight = flight
+        for key, st in self.rule_states.items():
+            prev = old.rule_states.get(key)
+            rule, prev_rule = self.rules[key[0]], old.rules.get(key[0])
+            if prev is None or prev_rule is None or prev_rule.trigger != rule.trigger:
+                continue
+            st.window = prev.window.copy()
+            st.first_failure_at, st.tripped = prev.first_failure_at, prev.tripped
+            st.last_reason, st.healthy_since = prev.last_reason, prev.healthy_since
+
     # -- the one entry point -------------------------------------------------------------
 
     def handle(self, event: Event, now: float) -> list[Output]:
