@@ -372,6 +372,8 @@ def _secret_uses(
     ]
     if server.webhook_token is not None:
         uses.append(use(("server", "webhook_token"), doc, server.webhook_token))
+    if server.admin_token is not None:
+        uses.append(use(("server", "admin_token"), doc, server.admin_token))
     for target, at in targets:
         if target.health.basic_auth is not None:
             path = (*at.path, "health", "basic_auth", "password")

@@ -169,6 +169,8 @@ class Server(Section):
 
     listen: Listen = DEFAULT_LISTEN
     webhook_token: SecretRefField | None = None
+    # Bearer token for operator mutations (pause, resume, restart) sent to a running daemon.
+    admin_token: SecretRefField | None = None
 
     @property
     def host(self) -> str:

@@ -32,6 +32,7 @@ class Secrets:
     access_key: Secret
     secret_key: Secret
     webhook_token: Secret | None
+    admin_token: Secret | None
     by_ref: Mapping[SecretRef, Secret]
 
 
@@ -66,5 +67,6 @@ def resolve_secrets(
         access_key=found["ncp.access_key"],
         secret_key=found["ncp.secret_key"],
         webhook_token=found.get("server.webhook_token"),
+        admin_token=found.get("server.admin_token"),
         by_ref=by_ref,
     )

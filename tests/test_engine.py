@@ -15,6 +15,7 @@ from remediator.core.events import (
     ActionOutcome,
     AlertEvent,
     Event,
+    ManualRestart,
     Pause,
     PreflightResult,
     ProbeResult,
@@ -450,3 +451,39 @@ def test_decided_episodes_survive_a_restore() -> None:
     out = sim.feed(AlertEvent("orders", "CMAKDown", "firing", "fp1", "s1", T0))
     assert acts(out) == []
     assert [d.reason for d in decisions(out)] == ["duplicate"]
+
+
+def test_manual_restart_goes_through_the_guards() -> None:
+    sim = Sim(Engine(policy(probe_rule())))
+    out = sim.feed(ManualRestart("orders", "restart_kafka", "ticket 42", T0))
+    (act,) = acts(out)
+    assert (act.rule, act.action, act.trigger) == ("manual", "restart_kafka", "manual")
+    (d,) = decisions(out)
+    assert "requested by an operator: ticket 42" in d.detail
+    sim.run(600)  # verified (healthy)
+    again = sim.feed(ManualRestart("orders", "restart_kafka", "again", sim.now))
+    assert [x.reason for x in decisions(again)] == ["cooldown"]
+    forced = sim.feed(ManualRestart("orders", "restart_kafka", "again", sim.now, force=True))
+    assert len(acts(forced)) == 1
+    sim.run(600)
+    sim.feed(Pause("orders", sim.now + 600, "maint", sim.now))
+    held = sim.feed(ManualRestart("orders", "restart_kafka", "x", sim.now, force=True))
+    assert [x.reason for x in decisions(held)] == ["paused"]
+
+
+def test_manual_restart_stops_at_an_open_breaker_unless_reset() -> None:
+    engine = Engine(policy(probe_rule()))
+    engine.restore([], breakers=[("cmak-unhealthy", "orders")], now=T0)
+    sim = Sim(engine)
+    out = sim.feed(ManualRestart("orders", "restart_all_services", "x", T0, force=True))
+    assert [d.reason for d in decisions(out)] == ["breaker"]
+    out = sim.feed(ManualRestart("orders", "restart_all_services", "x", T0, reset_breaker=True))
+    assert [b.open for b in out if isinstance(b, BreakerChanged)] == [False]
+    assert len(acts(out)) == 1
+
+
+def test_manual_dry_run_never_acts() -> None:
+    sim = Sim(Engine(policy(probe_rule())))
+    out = sim.feed(ManualRestart("orders", "restart_cmak", "x", T0, dry_run=True))
+    assert acts(out) == []
+    assert [(d.outcome, d.rule) for d in decisions(out)] == [("shadow", "manual")]

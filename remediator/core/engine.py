@@ -28,14 +28,15 @@ from remediator.core.events import (
     ActionOutcome,
     AlertEvent,
     Event,
+    ManualRestart,
     Pause,
     PreflightResult,
     ProbeResult,
     Resume,
     Tick,
 )
-from remediator.core.guardrails import local_guard, passed_summary
-from remediator.core.rules import AlertTrigger, Policy, ProbeTrigger, Rule
+from remediator.core.guardrails import MANUAL, local_guard, manual_guard, passed_summary
+from remediator.core.rules import AlertTrigger, Budget, Policy, ProbeTrigger, Rule, Verify
 from remediator.core.state import (
     ActionRecord,
     EpisodeState,
@@ -65,6 +66,8 @@ class Engine:
         self.all_pause_reason = ""
         self.episodes: dict[tuple[str, str], EpisodeState] = {}
         self.last_action_at: dict[str, float] = {}
+        self._manual: dict[str, Rule] = {}
+        self._manual_reason: dict[str, str] = {}
         self._next_token = 1
 
     # -- restoring from the ledger -------------------------------------------------------
@@ -95,7 +98,7 @@ class Engine:
                 self.last_action_at[rec.target] = rec.intent_at
                 latest[rec.target] = rec
         for target, rec in latest.items():
-            rule = self.rules.get(rec.rule)
+            rule = self._rule(rec.rule, target, rec.action)
             ts = self.targets.get(target)
             if rule is None or ts is None or rec.remediation is not None:
                 continue
@@ -163,9 +166,68 @@ class Engine:
             self._apply_pause(event.target, event.until, event.reason)
         elif isinstance(event, Resume):
             self._on_resume(event, now, out)
+        elif isinstance(event, ManualRestart):
+            self._on_manual(event, now, out)
         elif isinstance(event, Tick):
             pass
         return out
+
+    # -- manual restarts -----------------------------------------------------------------
+
+    def _rule(self, name: str, target: str, action: str | None = None) -> Rule | None:
+        """A configured rule, or the target's synthetic `manual` rule."""
+        if name != MANUAL:
+            return self.rules.get(name)
+        rule = self._manual.get(target)
+        if rule is None and action is not None and target in self.targets:
+            rule = self._manual_rule(target, action, force=False, dry_run=False)
+        return rule
+
+    def _manual_rule(self, target: str, action: str, *, force: bool, dry_run: bool) -> Rule:
+        rules = self.policy.rules_for(target)
+        rule = Rule(
+            name=MANUAL,
+            targets=(target,),
+            trigger=ProbeTrigger(failures=1, of=1),
+            action=action,  # type: ignore[arg-type]
+            fallback_action="restart_all_services" if action == "restart_cmak" else None,
+            cooldown=0.0 if force else max((r.cooldown for r in rules), default=900.0),
+            budget=Budget(max=1_000_000, per=3600.0),
+            verify=rules[0].verify if rules else Verify(),
+            mode="shadow" if dry_run else "enforce",
+        )
+        self._manual[target] = rule
+        self.rule_states.setdefault((MANUAL, target), RuleState())
+        return rule
+
+    def _on_manual(self, m: ManualRestart, now: float, out: list[Output]) -> None:
+        if m.target not in self.targets:
+            return
+        if m.reset_breaker:
+            self._on_resume(Resume(m.target, now, reset_breaker=True), now, out, lift=False)
+        rule = self._manual_rule(m.target, m.action, force=m.force, dry_run=m.dry_run)
+        st = self.rule_states[(MANUAL, m.target)]
+        st.reset_trip()
+        st.tripped = True
+        self._manual_reason[m.target] = m.reason
+        blocked = manual_guard(self, rule, m.target, now)
+        if blocked is not None:
+            self._suppress(rule, m.target, st, blocked[0], blocked[1], "manual", now, out)
+            return
+        st.pending_token = self._next_token
+        st.pending_trigger = "manual"
+        self._next_token += 1
+        out.append(
+            CheckFirst(
+                rule=MANUAL,
+                target=m.target,
+                cluster_no=self._cluster_no(m.target),
+                token=st.pending_token,
+                probe=False,
+                trigger="manual",
+                at=now,
+            )
+        )
 
     # -- probes --------------------------------------------------------------------------
 
@@ -312,7 +374,7 @@ class Engine:
 
     def _on_preflight(self, p: PreflightResult, now: float, out: list[Output]) -> None:
         st = self.rule_states.get((p.rule, p.target))
-        rule = self.rules.get(p.rule)
+        rule = self._rule(p.rule, p.target)
         if st is None or rule is None or st.pending_token != p.token:
             return
         st.pending_token = None
@@ -350,7 +412,10 @@ class Engine:
                 out,
             )
             return
-        blocked = local_guard(self, rule, p.target, st, now)
+        if rule.name == MANUAL:
+            blocked = manual_guard(self, rule, p.target, now)
+        else:
+            blocked = local_guard(self, rule, p.target, st, now)
         if blocked is not None:
             self._suppress(rule, p.target, st, blocked[0], blocked[1], trigger, now, out)
             return
@@ -367,14 +432,20 @@ class Engine:
         out: list[Output],
     ) -> None:
         detected = st.first_failure_at if st.first_failure_at is not None else now
-        why = "alert firing" if trigger == "alert" else _window_text(st)
+        if trigger == "manual":
+            why = f"requested by an operator: {self._manual_reason.get(target, '')}"
+        elif trigger == "alert":
+            why = "alert firing"
+        else:
+            why = _window_text(st)
         if p.probe is not None:
             why += f"; fresh probe failed ({p.probe.reason})"
         if p.cluster_busy is None and p.cluster_detail:
             why += f"; cluster status unknown ({p.cluster_detail})"
         elif p.cluster_detail:
             why += f"; cluster not changing ({p.cluster_detail})"
-        why += f"; guards passed: {passed_summary(self, rule, target, st, now)}"
+        if trigger != "manual":
+            why += f"; guards passed: {passed_summary(self, rule, target, st, now)}"
         st.action_times.append(now)
         episode = st.pending_episode
         ep = self.episodes.get(episode) if episode else None
@@ -458,7 +529,7 @@ class Engine:
 
     def _on_outcome(self, o: ActionOutcome, now: float, out: list[Output]) -> None:
         ts = self.targets.get(o.target)
-        rule = self.rules.get(o.rule)
+        rule = self._rule(o.rule, o.target)
         if ts is None or rule is None or ts.in_flight is None or ts.in_flight.rule != o.rule:
             return
         flight = ts.in_flight
@@ -490,7 +561,8 @@ class Engine:
         self._finish(rule, o.target, "not_recovered", detail, now, out)
 
     def _verify_step(self, r: ProbeResult, flight: InFlight, now: float, out: list[Output]) -> None:
-        rule = self.rules[flight.rule]
+        rule = self._rule(flight.rule, r.target)
+        assert rule is not None
         if r.at < flight.grace_until:
             return
         if not r.ok:
@@ -543,7 +615,8 @@ class Engine:
         for name, ts in self.targets.items():
             flight = ts.in_flight
             if flight is not None and flight.phase == "verifying" and now >= flight.deadline:
-                rule = self.rules[flight.rule]
+                rule = self._rule(flight.rule, name)
+                assert rule is not None
                 self._finish(
                     rule,
                     name,
@@ -594,15 +667,16 @@ class Engine:
             self.targets[target].paused_until = until
             self.targets[target].pause_reason = reason
 
-    def _on_resume(self, r: Resume, now: float, out: list[Output]) -> None:
+    def _on_resume(self, r: Resume, now: float, out: list[Output], *, lift: bool = True) -> None:
         names = list(self.targets) if r.target is None else [r.target]
-        if r.target is None:
+        if r.target is None and lift:
             self.all_paused_until, self.all_pause_reason = None, ""
         for name in names:
             ts = self.targets.get(name)
             if ts is None:
                 continue
-            ts.paused_until, ts.pause_reason = None, ""
+            if lift:
+                ts.paused_until, ts.pause_reason = None, ""
             if not r.reset_breaker:
                 continue
             for rule in self.policy.rules_for(name):

@@ -91,4 +91,26 @@ class Resume:
     reset_breaker: bool = False
 
 
-Event = ProbeResult | AlertEvent | PreflightResult | ActionOutcome | Tick | Pause | Resume
+@dataclass(frozen=True)
+class ManualRestart:
+    """An operator asks for a restart (`remediator restart`), through the same guards."""
+
+    target: str
+    action: str
+    reason: str
+    at: float
+    force: bool = False  # skip the cooldown
+    reset_breaker: bool = False  # close the target's breakers first
+    dry_run: bool = False  # decide and record, never send
+
+
+Event = (
+    ProbeResult
+    | AlertEvent
+    | PreflightResult
+    | ActionOutcome
+    | Tick
+    | Pause
+    | Resume
+    | ManualRestart
+)

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from remediator.core.engine import Engine
 
 Blocked = tuple[str, str]
+MANUAL = "manual"  # the rule name of operator-requested restarts
 
 
 def local_guard(
@@ -32,6 +33,29 @@ def local_guard(
         return "budget", f"budget spent: {used} of {rule.budget.max} per {rule.budget.per:g}s"
     if st.breaker_open:
         return "breaker", "breaker open: restarts did not help; a human must look"
+    return fleet_guard(engine, now)
+
+
+def manual_guard(engine: Engine, rule: Rule, target: str, now: float) -> Blocked | None:
+    """The guards of an operator's restart: the same, but target-wide and without a budget.
+
+    Budgets bound automatic loops; a person's restart is not one, but it still waits for the
+    target's cooldown (unless forced), stops at an open breaker (unless reset), and counts
+    against the fleet limits.
+    """
+    flight = engine.targets[target].in_flight
+    if flight is not None:
+        return "in_progress", f"{flight.action} by rule {flight.rule} is {flight.phase}"
+    paused, why = engine.paused(target, now)
+    if paused:
+        return "paused", f"paused: {why}"
+    last = engine.last_action_at.get(target)
+    if last is not None and now - last < rule.cooldown:
+        left = rule.cooldown - (now - last)
+        return "cooldown", f"cooldown: {left:.0f}s left of {rule.cooldown:g}s (--force skips it)"
+    for other in engine.policy.rules_for(target):
+        if engine.rule_states[(other.name, target)].breaker_open:
+            return "breaker", f"breaker of {other.name} is open (--reset-breaker closes it)"
     return fleet_guard(engine, now)
 
 
