@@ -29,6 +29,12 @@ def _sandbox(args: argparse.Namespace) -> int:
     return sandbox_main(args)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from remediator.demo.scenario import main as demo_main
+
+    return demo_main(args)
+
+
 def _load(path: Path, *, secrets: bool = True) -> Config | None:
     """The configuration, or None after printing every problem to stderr."""
     try:
@@ -135,6 +141,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="json lines for journald (default), or text for a terminal",
     )
     p.set_defaults(handler=_run)
+
+    p = sub.add_parser(
+        "demo",
+        help="see remediator handle a broken CMAK against a local simulated CDSS (no setup)",
+        description="A narrated rehearsal that needs no setup and touches no cloud: start the "
+        "sandbox (a simulated CDSS gateway that verifies signature v2, with a CMAK and a "
+        "Kafka-UI cluster), run the real daemon against it with a bundled configuration, break "
+        "the CMAK, and tell what happens - failing probes, the trip, the guards, the signed "
+        "calls (restartCMAKService is withdrawn, so the fallback restartAllServices), "
+        "verification, a cooldown holding a second restart back, and the metrics. About 15 "
+        "seconds; exit 0 when everything happened as expected, 1 otherwise.",
+    )
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the demo's directory afterwards: its configuration, rules, ledger and the "
+        "daemon's JSON log (it is kept anyway when the demo fails)",
+    )
+    p.set_defaults(handler=_demo)
 
     from remediator.sandbox.cli import add_arguments as sandbox_arguments
 

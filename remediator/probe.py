@@ -160,4 +160,9 @@ def _connection_reason(exc: requests.ConnectionError) -> str:
         reason.__cause__, ConnectionRefusedError
     ):
         return "connection refused"
+    text = str(exc)
+    if "ConnectionResetError" in text or "Connection reset" in text:
+        return "connection reset"
+    if "RemoteDisconnected" in text:
+        return "connection closed without a response"
     return "connection error"

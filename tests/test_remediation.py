@@ -170,7 +170,9 @@ def test_withdrawn_restart_cmak_falls_back_once(
     )
     (row,) = harness.daemon.ledger.recent_actions(5)
     assert row.record.action == "restart_all_services"
-    assert "restart_cmak is not available" in row.detail or row.record.remediation == "recovered"
+    assert "errorCode 300" in row.detail, "the ledger keeps the withdrawn first attempt"
+    assert "fell back to restart_all_services" in row.detail
+    assert row.record.remediation == "recovered"
 
 
 def test_apply_then_time_out_is_reconciled_not_resent(

@@ -99,5 +99,7 @@ def passed_summary(engine: Engine, rule: Rule, target: str, st: RuleState, now: 
         f"not in progress; not paused; cooldown {rule.cooldown:g}s clear ({since}); "
         f"budget {st.actions_within(now, rule.budget.per)}/{rule.budget.max}; breaker closed; "
         f"fleet {busy}/{g.max_concurrent_actions} in flight, "
-        f"{hour}/{g.max_actions_per_hour} this hour; {down}/{len(engine.targets)} unhealthy"
+        f"{hour}/{g.max_actions_per_hour} this hour; "
+        f"{down}/{len(engine.targets)} targets unhealthy "
+        f"(mass failure at {g.mass_failure_min_unhealthy} and {g.mass_failure_fraction:.0%})"
     )

@@ -29,7 +29,7 @@ WITHDRAWN_OPERATION = "restartCMAKService"
 WITHDRAWAL_NOTE = (
     "NCP withdrew restartCMAKService on 2026-09-17 (CDSS release note); "
     "the action restart_all_services replaces it (it restarts Kafka, ZooKeeper and the "
-    "manager tool) - set it as the rule's fallback_action"
+    "manager tool) and is the fallback_action to give rules that use restart_cmak"
 )
 SKEW_WARNING_S = 60.0
 _GATEWAY_WINDOW_S = 300

@@ -127,25 +127,27 @@ class SqliteLedger:
     ) -> None:
         self._write(
             "UPDATE actions SET result = ?, outcome_at = ?, request_id = ?, "
-            "detail = CASE WHEN ? = '' THEN detail ELSE ? END WHERE id = ?",
-            (result, at, request_id, detail, detail, action_id),
+            "detail = CASE WHEN ? = '' THEN detail WHEN detail = '' THEN ? "
+            "ELSE detail || '; ' || ? END WHERE id = ?",
+            (result, at, request_id, detail, detail, detail, action_id),
         )
 
     def record_fallback(self, action_id: int, *, action: str, at: float, detail: str) -> None:
         self._write(
-            "UPDATE actions SET action = ?, result = NULL, outcome_at = NULL, detail = ? "
-            "WHERE id = ?",
-            (action, detail, action_id),
+            "UPDATE actions SET action = ?, result = NULL, outcome_at = NULL, "
+            "detail = CASE WHEN detail = '' THEN ? ELSE detail || '; ' || ? END WHERE id = ?",
+            (action, detail, detail, action_id),
         )
 
     def record_remediation(
         self, *, rule: str, target: str, outcome: str, at: float, detail: str
     ) -> None:
         self._write(
-            "UPDATE actions SET remediation = ?, verified_at = ?, detail = ? WHERE id = ("
+            "UPDATE actions SET remediation = ?, verified_at = ?, "
+            "detail = CASE WHEN detail = '' THEN ? ELSE detail || '; ' || ? END WHERE id = ("
             "SELECT id FROM actions WHERE rule = ? AND target = ? AND remediation IS NULL "
             "AND mode = 'enforce' ORDER BY id DESC LIMIT 1)",
-            (outcome, at, detail, rule, target),
+            (outcome, at, detail, detail, rule, target),
         )
 
     def record_breaker(self, *, rule: str, target: str, open: bool, at: float, detail: str) -> None:
