@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from remediator import __version__
 from remediator.config import (
@@ -84,6 +85,83 @@ def _run(args: argparse.Namespace) -> int:
     return daemon.run()
 
 
+def _ops(args: argparse.Namespace) -> int:
+    from remediator.ops import main as ops_main
+
+    return ops_main(args)
+
+
+def _add_ops_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "status",
+        help="targets, health, rule states, cooldowns, budgets, breakers, pauses, last actions",
+        description="Show what the daemon knows: from the running daemon when its listener "
+        "answers, else from the ledger (then health is unknown).",
+    )
+    _add_config_argument(p)
+    p.add_argument("--json", action="store_true", help="the same data as /api/v1/status")
+    p.set_defaults(handler=_ops)
+
+    via = (
+        " A running daemon is asked through its admin API (server.admin_token); with none "
+        "running, the ledger is changed directly, through the same guards."
+    )
+    p = sub.add_parser(
+        "restart",
+        help="a manual restart through the same guardrails and ledger",
+        description="Restart one target's cluster by hand. It goes through the same guards as "
+        "an automatic restart (in progress, pause, cooldown, breaker, fleet limits, cluster "
+        "status), is recorded in the ledger and verified. Exit 0 when it was sent (or would "
+        "be, with --dry-run), 1 when a guard held it back." + via,
+    )
+    p.add_argument("target", help="the target's name")
+    _add_config_argument(p)
+    p.add_argument("--reason", required=True, help="why (recorded and logged)")
+    p.add_argument(
+        "--action",
+        choices=["restart_cmak", "restart_all_services", "restart_kafka"],
+        help="default: the action of the first rule for the target, else restart_all_services",
+    )
+    p.add_argument("--dry-run", action="store_true", help="decide and record, send nothing")
+    p.add_argument("--force", action="store_true", help="skip the cooldown (only the cooldown)")
+    p.add_argument(
+        "--reset-breaker", action="store_true", help="close the target's open breakers first"
+    )
+    p.set_defaults(handler=_ops)
+
+    p = sub.add_parser(
+        "pause",
+        help="hold every action on a target (or all) for a while",
+        description="Pause remediation for maintenance; the pause expires by itself and is "
+        "stored in the ledger, so it survives restarts." + via,
+    )
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("target", nargs="?", help="the target's name")
+    who.add_argument("--all", action="store_true", help="every target")
+    _add_config_argument(p)
+    p.add_argument(
+        "--for", dest="duration", required=True, metavar="DURATION", help="how long, e.g. 30m, 2h"
+    )
+    p.add_argument("--reason", required=True, help="why (recorded and shown in status)")
+    p.set_defaults(handler=_ops)
+
+    p = sub.add_parser(
+        "resume",
+        help="lift a pause; --reset-breaker also closes breakers",
+        description="Lift a maintenance pause before it expires." + via,
+    )
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("target", nargs="?", help="the target's name")
+    who.add_argument("--all", action="store_true", help="every target")
+    _add_config_argument(p)
+    p.add_argument(
+        "--reset-breaker",
+        action="store_true",
+        help="also close the target's open breakers (after a human has looked)",
+    )
+    p.set_defaults(handler=_ops)
+
+
 def _add_config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c",
@@ -141,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="json lines for journald (default), or text for a terminal",
     )
     p.set_defaults(handler=_run)
+
+    _add_ops_parsers(sub)
 
     p = sub.add_parser(
         "demo",

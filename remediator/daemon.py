@@ -19,6 +19,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
+from remediator.adminapi import routes as admin_routes
 from remediator.clock import Clock, SystemClock
 from remediator.config import Config, ConfigError, Secrets, load_config, resolve_secrets
 from remediator.configdiff import describe_changes
@@ -27,11 +28,13 @@ from remediator.core.events import Tick
 from remediator.core.snapshot import snapshot
 from remediator.core.state import ActionRecord
 from remediator.driver import Driver
+from remediator.executors import DeferredExecutor
 from remediator.intake import PATH as INTAKE_PATH
 from remediator.intake import AlertIntake
 from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient, Credentials
 from remediator.notify import Notifier
+from remediator.operations import Operator
 from remediator.probe import Prober, make_probe_session
 from remediator.server import HttpServer, Routes, make_app
 from remediator.store import Ledger
@@ -115,6 +118,12 @@ class Daemon:
             clock=self.clock,
             submit=self.driver.feed_alerts,
         )
+        self.operator = Operator(
+            self.driver,
+            self.ledger,
+            self.clock,
+            drain=self.actions.drain if isinstance(self.actions, DeferredExecutor) else None,
+        )
         self.http = HttpServer(
             make_app(
                 Routes(
@@ -122,7 +131,10 @@ class Daemon:
                     healthy=self.healthy,
                     ready=lambda: self._ready,
                     status=self.status,
-                    extra={("POST", INTAKE_PATH): self.intake},
+                    extra={
+                        ("POST", INTAKE_PATH): self.intake,
+                        **admin_routes(self.secrets.admin_token, self.operator),
+                    },
                 )
             ),
             config.server.host,

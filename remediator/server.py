@@ -86,14 +86,28 @@ def make_app(routes: Routes) -> WsgiApp:
 
 
 class HttpServer:
-    """waitress on one listener, serving in a background thread; bound when constructed."""
+    """waitress on one listener, serving in a background thread; it binds in `start()`."""
 
     def __init__(self, app: WsgiApp, host: str, port: int, threads: int = 4) -> None:
+        self._app, self._host, self._port, self._threads = app, host, port, threads
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port) if self._server else self._port
+
+    @property
+    def host(self) -> str:
+        return str(self._server.effective_host) if self._server else self._host
+
+    def start(self) -> None:
+        """Bind (OSError if the address is taken) and serve."""
         self._server = create_server(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
+            self._app,
+            host=self._host,
+            port=self._port,
+            threads=self._threads,
             max_request_body_size=MAX_BODY,
             channel_timeout=30,
             connection_limit=100,
@@ -101,22 +115,16 @@ class HttpServer:
             ident="remediator",
         )
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.effective_port)  # type: ignore[union-attr]
-
-    @property
-    def host(self) -> str:
-        return str(self._server.effective_host)  # type: ignore[union-attr]
+        self._thread.start()
 
     def _run(self) -> None:
         with contextlib.suppress(OSError):  # closed under us during shutdown
             self._server.run()
 
-    def start(self) -> None:
-        self._thread.start()
-
     def close(self) -> None:
+        if self._server is None:
+            return
         self._server.close()
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Executor, Future
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from remediator.clock import FakeClock
 from remediator.config import load_config
 from remediator.daemon import Daemon
+from remediator.executors import DeferredExecutor
 from remediator.sandbox import Sandbox
 
 AK, SK = "HARNESS-AK", "harness-sk"  # sandbox test keys, not secrets
@@ -30,26 +27,6 @@ CMAK_RULE = """
 """
 
 
-class QueueExecutor(Executor):
-    """Runs submitted work when the harness drains it, in the test's thread."""
-
-    def __init__(self) -> None:
-        self.queue: deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = deque()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        fut: Future[Any] = Future()
-        self.queue.append((fut, fn, args))
-        return fut
-
-    def drain(self) -> None:
-        while self.queue:
-            fut, fn, args = self.queue.popleft()
-            fut.set_result(fn(*args))
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self.queue.clear()
-
-
 class Harness:
     """A daemon without its scheduler: `step()` probes every target once and lets time pass."""
 
@@ -57,7 +34,7 @@ class Harness:
         self.sb, self.clock, self.tmp = sb, clock, tmp
         self.rules = rules
         self.extra = kw  # guardrails=..., server=... YAML fragments
-        self.executor = QueueExecutor()
+        self.executor = DeferredExecutor()
         self.daemon = self._build()
 
     def _build(self) -> Daemon:
@@ -82,7 +59,7 @@ ncp:
   access_key: {{env: AK}}
   secret_key: {{env: SK}}
   timeout: 1s
-server: {{listen: "127.0.0.1:0", {self.extra.get("server", "")}}}
+server: {{{self.extra.get("server", 'listen: "127.0.0.1:0"')}}}
 state: {{path: "{self.tmp / "state.db"}"}}
 guardrails: {self.extra.get("guardrails", "{}")}
 targets:{targets}
@@ -103,7 +80,7 @@ rules: [rules/*.yaml]
     def restart_daemon(self) -> None:
         """As after a crash: a new daemon on the same ledger."""
         self.daemon.ledger.close()
-        self.executor = QueueExecutor()
+        self.executor = DeferredExecutor()
         self.daemon = self._build()
 
     def step(self, seconds: float = 15.0) -> None:

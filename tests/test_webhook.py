@@ -51,7 +51,11 @@ class Hook:
     def __init__(self, tmp: Path, sb: Sandbox, clock: FakeClock) -> None:
         (tmp / "token").write_text(TOKEN + "\n")
         self.h = Harness(
-            tmp, sb, clock, ALERT_RULE, server=f'webhook_token: {{file: "{tmp / "token"}"}}'
+            tmp,
+            sb,
+            clock,
+            ALERT_RULE,
+            server=f'listen: "127.0.0.1:0", webhook_token: {{file: "{tmp / "token"}"}}',
         )
         self.sb = sb
         self._start()

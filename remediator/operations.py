@@ -1,0 +1,124 @@
+"""What operators can do to a daemon's decisions: pause, resume, restart — one implementation,
+used by the admin API of a running daemon and by the commands when no daemon runs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from remediator.clock import Clock
+from remediator.core.decisions import Decision, Output
+from remediator.core.events import ManualRestart, Pause, Resume
+from remediator.core.guardrails import MANUAL
+from remediator.core.rules import ACTIONS
+from remediator.driver import Driver
+from remediator.store import Ledger
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds as RFC 3339 UTC."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Operator:
+    """Operator commands, carried out through the engine and recorded in the ledger."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        ledger: Ledger,
+        clock: Clock,
+        *,
+        drain: Callable[[], None] | None = None,
+        wait: float = 30.0,
+    ) -> None:
+        self.driver, self.ledger, self.clock = driver, ledger, clock
+        self._drain = drain  # runs deferred work now (when no daemon threads do)
+        self._wait = wait
+
+    def _target(self, name: str | None) -> str | None:
+        if name is not None and name not in self.driver.engine.targets:
+            known = ", ".join(self.driver.engine.targets)
+            raise ValueError(f"unknown target {name!r} (configured: {known})")
+        return name
+
+    def pause(self, target: str | None, seconds: float, reason: str) -> dict[str, Any]:
+        """Hold every action on `target` (all when None) for `seconds`."""
+        self._target(target)
+        if seconds <= 0:
+            raise ValueError("the pause must last at least 1s")
+        if not reason.strip():
+            raise ValueError("a reason is required")
+        now = self.clock.now()
+        until = now + seconds
+        self.ledger.record_pause(target=target, until=until, reason=reason, at=now)
+        self.driver.feed(Pause(target, until, reason, now))
+        return {"paused": target or "*", "until": iso(until), "reason": reason}
+
+    def resume(self, target: str | None, reset_breaker: bool) -> dict[str, Any]:
+        """Lift a pause (all when None); close breakers too with `reset_breaker`."""
+        self._target(target)
+        now = self.clock.now()
+        self.ledger.clear_pause(target=target, at=now)
+        outputs = self.driver.feed(Resume(target, now, reset_breaker=reset_breaker))
+        closed = [f"{o.rule}/{o.target}" for o in outputs if not getattr(o, "open", True)]
+        return {"resumed": target or "*", "breakers_closed": closed}
+
+    def restart(
+        self,
+        target: str,
+        action: str | None,
+        reason: str,
+        *,
+        force: bool,
+        reset_breaker: bool,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        """Ask the engine for a restart; returns its decision (and whether it was sent)."""
+        self._target(target)
+        if not reason.strip():
+            raise ValueError("a reason is required")
+        chosen = action or self._default_action(target)
+        if chosen not in ACTIONS:
+            raise ValueError(f"unknown action {chosen!r} (one of {', '.join(ACTIONS)})")
+        decided = threading.Event()
+        seen: list[Output] = []
+
+        def listen(out: Output) -> None:
+            if out.target == target and getattr(out, "rule", None) == MANUAL:
+                seen.append(out)
+                if isinstance(out, Decision):
+                    decided.set()
+
+        self.driver.listeners.append(listen)
+        try:
+            now = self.clock.now()
+            self.driver.feed(
+                ManualRestart(target, chosen, reason, now, force, reset_breaker, dry_run)
+            )
+            if self._drain is not None:
+                self._drain()
+            decided.wait(self._wait)
+        finally:
+            self.driver.listeners.remove(listen)
+        decision = next((o for o in seen if isinstance(o, Decision)), None)
+        if decision is None:
+            return {
+                "target": target,
+                "action": chosen,
+                "outcome": "pending",
+                "detail": "no decision yet (the cluster status read is slow); see status",
+            }
+        return {
+            "target": target,
+            "action": chosen,
+            "outcome": decision.outcome,
+            "reason": decision.reason,
+            "detail": decision.detail,
+        }
+
+    def _default_action(self, target: str) -> str:
+        rules = self.driver.engine.policy.rules_for(target)
+        return rules[0].action if rules else "restart_all_services"

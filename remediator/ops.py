@@ -1,0 +1,259 @@
+"""The operator commands: status, pause, resume, restart.
+
+When the daemon runs (its listener answers), they talk to it — status reads
+`/api/v1/status`, mutations go to its admin API with `server.admin_token` — so that its
+engine decides. When it does not run, they work on the ledger directly, through the same
+engine and guards, so that a restart or a pause made during an outage is still recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from remediator import logs
+from remediator.config import Config, load_config, resolve_secrets
+from remediator.configmodel import DEFAULT_STATE_PATH
+from remediator.daemon import Daemon as Local
+from remediator.durations import parse_duration
+from remediator.errors import ConfigError, RemediatorError
+from remediator.executors import DeferredExecutor
+from remediator.operations import iso
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class DaemonApi:
+    """A running daemon's HTTP API, if one answers at the configured listener."""
+
+    def __init__(self, config: Config, token: str | None) -> None:
+        host = config.server.host
+        if host in ("", "0.0.0.0", "::"):  # noqa: S104 - a wildcard bind, reached on loopback
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        self.base = f"http://{host}:{config.server.port}"
+        self.token = token
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def running(self) -> bool:
+        """Whether a remediator answers on the listener (healthy or not, it owns the ledger)."""
+        try:
+            resp = self.session.get(f"{self.base}/-/healthy", timeout=2)
+            return "healthy" in resp.json()
+        except (requests.RequestException, ValueError):
+            return False
+
+    def get(self, path: str) -> dict[str, Any]:
+        resp = self.session.get(self.base + path, timeout=10)
+        resp.raise_for_status()
+        data: dict[str, Any] = resp.json()
+        return data
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if self.token is None:
+            raise RemediatorError(
+                "the daemon is running: operator commands must go through it, and that needs "
+                "server.admin_token in the configuration (the same token on both sides)"
+            )
+        resp = self.session.post(
+            self.base + path,
+            json=body,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=60,
+        )
+        data: dict[str, Any] = resp.json()
+        if resp.status_code != 200:
+            raise RemediatorError(f"the daemon refused: {data.get('error', resp.status_code)}")
+        return data
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run one operator command; returns the exit code."""
+    try:
+        config = load_config(args.config)
+        secrets = resolve_secrets(config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"remediator: cannot read the configuration {args.config}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    # Status is a read: keep the ledger's restore notes out of it. Mutations say what they do.
+    logs.setup("ERROR" if args.command == "status" else "WARNING", sys.stderr, json_lines=False)
+    token = secrets.admin_token.reveal() if secrets.admin_token else None
+    daemon = DaemonApi(config, token)
+    try:
+        if args.command == "status":
+            return _status(args, config, daemon)
+        return _mutate(args, config, daemon)
+    except (RemediatorError, ValueError) as exc:
+        print(f"remediator {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except requests.RequestException as exc:
+        print(f"remediator {args.command}: the daemon did not answer: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _offline(config: Config) -> Local:
+    """A daemon built but not started, on the ledger, with work carried out in this thread."""
+    path = Path(config.state.path or DEFAULT_STATE_PATH)
+    if config.state.url is None and not path.parent.exists():
+        raise RemediatorError(f"no ledger directory {path.parent} (has the daemon ever run?)")
+    local = Local(config, executor=DeferredExecutor())
+    local.prepare()
+    return local
+
+
+def _status(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
+    if daemon.running():
+        data = daemon.get("/api/v1/status")
+        data["source"] = f"daemon at {daemon.base}"
+    else:
+        local = _offline(config)
+        try:
+            data = local.status()
+        finally:
+            local.ledger.close()
+        data["source"] = "ledger (the daemon is not running: health is unknown)"
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        print(render_status(data))
+    return EXIT_OK
+
+
+def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
+    target = None if getattr(args, "all", False) else args.target
+    if args.command == "pause":
+        body: dict[str, Any] = {
+            "target": target,
+            "seconds": parse_duration(args.duration),
+            "reason": args.reason,
+        }
+        path = "/api/v1/pause"
+    elif args.command == "resume":
+        body = {"target": target, "reset_breaker": args.reset_breaker}
+        path = "/api/v1/resume"
+    else:
+        body = {
+            "target": args.target,
+            "action": args.action,
+            "reason": args.reason,
+            "force": args.force,
+            "reset_breaker": args.reset_breaker,
+            "dry_run": args.dry_run,
+        }
+        path = "/api/v1/restart"
+    if daemon.running():
+        result = daemon.post(path, body)
+        via = "the running daemon"
+    else:
+        local = _offline(config)
+        try:
+            op = local.operator
+            if args.command == "pause":
+                result = op.pause(body["target"], body["seconds"], body["reason"])
+            elif args.command == "resume":
+                result = op.resume(body["target"], body["reset_breaker"])
+            else:
+                result = op.restart(
+                    body["target"],
+                    body["action"],
+                    body["reason"],
+                    force=body["force"],
+                    reset_breaker=body["reset_breaker"],
+                    dry_run=body["dry_run"],
+                )
+                if result.get("outcome") == "acted":
+                    result["note"] = "sent; the daemon verifies the recovery when it next runs"
+        finally:
+            local.ledger.close()
+        via = "the ledger (no daemon running)"
+    print(render_result(args.command, result, via))
+    if args.command == "restart" and result.get("outcome") not in ("acted", "shadow"):
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def render_result(command: str, r: dict[str, Any], via: str) -> str:
+    """One or two lines saying what happened."""
+    if command == "pause":
+        return f"paused {r['paused']} until {r['until']} ({r['reason']}), via {via}"
+    if command == "resume":
+        closed = ", ".join(r["breakers_closed"]) or "none"
+        return f"resumed {r['resumed']} (breakers closed: {closed}), via {via}"
+    line = f"{r['outcome']}"
+    if r.get("reason") and r["outcome"] == "suppressed":
+        line += f" ({r['reason']})"
+    line += f": {r['action']} on {r['target']}, via {via}"
+    if r.get("detail"):
+        line += f"\n  {r['detail']}"
+    if r.get("note"):
+        line += f"\n  {r['note']}"
+    return line
+
+
+def render_status(data: dict[str, Any]) -> str:
+    """The status as readable tables."""
+    lines = [f"remediator status at {iso(data['at'])} — from the {data.get('source', '')}", ""]
+    rows: list[tuple[str, ...]] = [("TARGET", "CLUSTER", "HEALTH", "PAUSED", "IN FLIGHT")]
+    for t in data["targets"]:
+        up = {True: "up", False: "DOWN", None: "?"}[t["up"]]
+        paused = f"yes: {t['pause_reason']}" if t["paused"] else "-"
+        flight = t["in_flight"]
+        busy = f"{flight['action']} ({flight['phase']})" if flight else "-"
+        rows.append((t["name"], t["cluster_no"], up, paused, busy))
+    lines += [*_table(rows), ""]
+    rows = [("RULE", "TARGET", "MODE", "PHASE", "COOLDOWN", "BUDGET", "BREAKER", "LAST")]
+    for t in data["targets"]:
+        for r in t["rules"]:
+            cooldown = (
+                f"{r['cooldown_remaining_seconds']:.0f}s"
+                if r["cooldown_remaining_seconds"]
+                else "-"
+            )
+            rows.append(
+                (
+                    r["rule"],
+                    t["name"],
+                    r["mode"],
+                    r["phase"],
+                    cooldown,
+                    f"{r['budget_used']}/{r['budget_max']}",
+                    "OPEN" if r["breaker_open"] else "closed",
+                    r["last_outcome"] or "-",
+                )
+            )
+    lines += _table(rows)
+    fleet = data["fleet"]
+    lines += [
+        "",
+        f"fleet: {fleet['in_flight']}/{fleet['max_concurrent_actions']} in flight, "
+        f"{fleet['actions_last_hour']}/{fleet['max_actions_per_hour']} actions in the last hour",
+    ]
+    actions = data.get("recent_actions") or []
+    if actions:
+        lines += ["", "recent actions:"]
+        for a in actions[:10]:
+            lines.append(
+                f"  #{a['id']} {iso(a['intent_at'])} {a['action']} on {a['target']} "
+                f"({a['rule']}, {a['mode']}): {a['result'] or 'no outcome recorded'}"
+                f", {a['remediation'] or 'not verified yet'}"
+                + (f", requestId {a['request_id']}" if a.get("request_id") else "")
+            )
+    return "\n".join(lines)
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
