@@ -74,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     logs.setup(args.log_level, json_lines=args.log_format == "json")
     try:
-        daemon = Daemon(config, dry_run=args.dry_run)
+        daemon = Daemon(config, dry_run=args.dry_run, record_events=args.record_events)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -83,6 +83,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"remediator: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return daemon.run()
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from remediator.replay import main as explain_main
+
+    return explain_main(args.config, args.events, verbose=args.verbose, as_json=args.json)
 
 
 def _ops(args: argparse.Namespace) -> int:
@@ -221,6 +227,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_run)
 
     _add_ops_parsers(sub)
+
+    p = sub.add_parser(
+        "explain",
+        help="replay recorded probe results and alerts through the rules, and say why",
+        description="Replay events through the same engine as the daemon, with their times, and "
+        "print each decision and its reason. A recording from `remediator run "
+        "--record-events` replays exactly (the recorded fresh looks and call outcomes answer "
+        "the engine); a hand-written file of probe results and alerts is answered as if every "
+        "look found the target as its last probe and every call succeeded.",
+    )
+    _add_config_argument(p)
+    p.add_argument("--events", required=True, type=Path, metavar="FILE.jsonl")
+    p.add_argument("--verbose", action="store_true", help="also show each look before acting")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(handler=_explain)
 
     p = sub.add_parser(
         "demo",

@@ -12,8 +12,9 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -24,10 +25,11 @@ from remediator.clock import Clock, SystemClock
 from remediator.config import Config, ConfigError, Secrets, load_config, resolve_secrets
 from remediator.configdiff import describe_changes
 from remediator.core.engine import Engine
-from remediator.core.events import Tick
+from remediator.core.events import Event, Tick
 from remediator.core.snapshot import snapshot
 from remediator.core.state import ActionRecord
 from remediator.driver import Driver
+from remediator.eventlog import event_to_json
 from remediator.executors import DeferredExecutor
 from remediator.intake import PATH as INTAKE_PATH
 from remediator.intake import AlertIntake
@@ -76,6 +78,7 @@ class Daemon:
         notifier: Notifier | None = None,
         dry_run: bool = False,
         executor: Executor | None = None,
+        record_events: Path | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
@@ -118,6 +121,16 @@ class Daemon:
             clock=self.clock,
             submit=self.driver.feed_alerts,
         )
+        self._recording: TextIO | None = None
+        if record_events is not None:
+            # Line-buffered: a crash loses at most the line being written.
+            self._recording = record_events.open("a", encoding="utf-8", buffering=1)
+            recording = self._recording
+
+            def record(event: Event, now: float) -> None:
+                recording.write(event_to_json(event, now) + "\n")
+
+            self.driver.recorder = record
         self.operator = Operator(
             self.driver,
             self.ledger,
@@ -199,6 +212,8 @@ class Daemon:
         self.http.close()
         self.ledger.close()
         self.client.close()
+        if self._recording is not None:
+            self._recording.close()
         log.info("stopped", extra={"event": "stop"})
 
     def run(self) -> int:

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from remediator.clock import FakeClock
+from remediator.core.decisions import Decision
+from remediator.eventlog import event_to_json, read_events
+from remediator.replay import replay
 from remediator.sandbox import Sandbox
 from tests.harness import AK, ANALYTICS, CMAK_RULE, ORDERS, PAYMENTS, SK, Harness
 
@@ -243,3 +246,24 @@ def test_status_reports_rules_cooldowns_and_last_actions(harness: Harness, sb: S
     assert orders["in_flight"]["phase"] == "verifying"
     assert status["recent_actions"][0]["action"] == "restart_cmak"
     assert status["recent_actions"][0]["request_id"]
+
+
+def test_explain_replays_a_live_recording_exactly(harness: Harness, sb: Sandbox) -> None:
+    """`remediator explain` on what the daemon recorded gives the decisions it made."""
+    recording = harness.tmp / "events.jsonl"
+    with recording.open("w") as out:
+        harness.daemon.driver.recorder = lambda e, now: out.write(event_to_json(e, now) + "\n")
+        live: list[Decision] = []
+        harness.daemon.driver.listeners.append(
+            lambda o: live.append(o) if isinstance(o, Decision) else None
+        )
+        sb.inject_apply_then_timeout(count=1, hold_seconds=1.2, operation="restartAllServices")
+        sb.break_tool(ORDERS, "down")  # withdrawn restart_cmak, fallback, unknown outcome
+        harness.run(4 * 60)
+        sb.break_tool(ORDERS, "error")  # inside the cooldown
+        harness.run(20 * 60)  # and after it: a second action
+    assert {d.reason for d in live} >= {"probe", "cooldown"}
+    replayed = replay(
+        harness.daemon.config.policy(), [(e, now) for _, e, now in read_events(recording)]
+    )
+    assert [o for o in replayed if isinstance(o, Decision)] == live

@@ -267,7 +267,7 @@ class Engine:
         if st.tripped:  # healthy enough again: this trip is over
             st.tripped = False
             st.last_reason = None
-            st.pending_token = None
+            # A look already asked for still ends the trip with its decision (`recovered`).
         if failures == 0:
             st.first_failure_at = None
 
@@ -381,6 +381,9 @@ class Engine:
         trigger = st.pending_trigger
         ep = self.episodes.get(st.pending_episode) if st.pending_episode else None
         if trigger == "probe" and not st.tripped:
+            self._suppress(
+                rule, p.target, st, "recovered", "healthy again before acting", trigger, now, out
+            )
             return
         if ep is not None and ep.resolved:
             self._suppress(
@@ -389,6 +392,19 @@ class Engine:
                 st,
                 "recovered",
                 "the alert resolved before acting",
+                trigger,
+                now,
+                out,
+            )
+            return
+        corroborate = isinstance(rule.trigger, AlertTrigger) and rule.trigger.corroborate
+        if corroborate and p.probe is None:
+            self._suppress(
+                rule,
+                p.target,
+                st,
+                "not_corroborated",
+                "no fresh probe to corroborate the alert",
                 trigger,
                 now,
                 out,

@@ -1,0 +1,301 @@
+"""`remediator explain`: replay engine events (`remediator.eventlog`) through the rules.
+
+A replay feeds every line of an events file to a fresh `Engine` at the line's `now`, in file
+order, in one of two modes:
+
+- strict, when the file holds a `preflight` or an `outcome` line, so that it is a recording of
+  a live daemon: only the recorded events are fed, and the engine's `CheckFirst`s and `Act`s
+  are answered by the recorded `PreflightResult`s and `ActionOutcome`s that follow them (tokens
+  are a counter, so they match). This gives exactly the decisions the daemon made, provided it
+  started with an empty ledger and kept its configuration: state restored from the ledger or
+  carried over a reload is not in the file, and a `preflight` or `outcome` that the replay
+  never asked for is reported as a note. A recording that stops before its first `preflight`
+  looks hand-written: `replay(..., mode="strict")` says otherwise.
+- synthesized, for files of probe results and alerts written by hand to rehearse rules: each
+  `CheckFirst` is answered at once, with the target's latest probe result in the file so far
+  as the fresh probe (none when the check needs none or the file has none yet) and the cluster
+  not busy; each `Act` succeeds at once. A `Tick` is fed at each verification deadline that
+  passes between two lines, so that verification times out when it would have live.
+  A line `{"type": "cluster", "target": T, "busy": true, "now": ...}` (optional `detail`)
+  makes the preflights from then on see T's cluster as changing (`cluster_busy`), until a line
+  with `"busy": false`. Strict replays ignore such lines, with a note.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Literal
+
+from remediator.config import load_config
+from remediator.core.decisions import (
+    SUPPRESSION_REASONS,
+    Act,
+    BreakerChanged,
+    CheckFirst,
+    Decision,
+    Output,
+    Remediated,
+)
+from remediator.core.engine import Engine
+from remediator.core.events import ActionOutcome, Event, PreflightResult, ProbeResult, Tick
+from remediator.core.rules import Policy
+from remediator.errors import ConfigError
+from remediator.eventlog import (
+    ClusterStatus,
+    Entry,
+    EventsError,
+    entry_from_json,
+    event_from_json,
+    event_to_json,
+    read_events,
+    rfc3339,
+)
+
+__all__ = [
+    "ClusterStatus",
+    "EventsError",
+    "Mode",
+    "entry_from_json",
+    "event_from_json",
+    "event_to_json",
+    "format_output",
+    "main",
+    "mode_of",
+    "read_events",
+    "replay",
+]
+
+Mode = Literal["strict", "synthesized"]
+_OUTPUT_KINDS: dict[type[Any], str] = {
+    Decision: "decision",
+    CheckFirst: "check_first",
+    Act: "act",
+    Remediated: "remediated",
+    BreakerChanged: "breaker",
+}
+
+
+# -- replaying ------------------------------------------------------------------------------
+
+
+def mode_of(events: Iterable[tuple[Entry, float]]) -> Mode:
+    """`strict` for a recording (it holds preflights or outcomes), else `synthesized`."""
+    recorded = any(isinstance(e, PreflightResult | ActionOutcome) for e, _ in events)
+    return "strict" if recorded else "synthesized"
+
+
+def replay(
+    policy: Policy,
+    events: Iterable[tuple[Entry, float]],
+    *,
+    mode: Mode | None = None,
+    notes: list[tuple[int, str]] | None = None,
+) -> list[Output]:
+    """Every output of a fresh engine fed `events`, in order (see the module docstring).
+
+    `mode` None chooses by content. `notes` collects `(index of the event, message)` for what
+    a strict replay cannot reproduce exactly.
+    """
+    entries = list(events)
+    engine = Engine(policy)
+    if (mode or mode_of(entries)) == "strict":
+        return _strict(engine, entries, [] if notes is None else notes)
+    return _synthesized(engine, entries)
+
+
+def _strict(
+    engine: Engine, entries: list[tuple[Entry, float]], notes: list[tuple[int, str]]
+) -> list[Output]:
+    out: list[Output] = []
+    asked: dict[int, tuple[str, str]] = {}
+    sent: Counter[tuple[str, str, str]] = Counter()
+    for index, (event, now) in enumerate(entries):
+        if isinstance(event, ClusterStatus):
+            notes.append((index, "a cluster line is ignored in a recording"))
+            continue
+        if isinstance(event, PreflightResult) and asked.get(event.token) != (
+            event.rule,
+            event.target,
+        ):
+            notes.append((index, f"preflight {event.token} was never asked for in this replay"))
+        if isinstance(event, ActionOutcome):
+            key = (event.rule, event.target, event.action)
+            if sent[key] <= 0:
+                notes.append((index, f"{event.action} on {event.target} was never sent here"))
+            sent[key] -= 1
+        for o in engine.handle(event, now):
+            if isinstance(o, CheckFirst):
+                asked[o.token] = (o.rule, o.target)
+            elif isinstance(o, Act):
+                sent[(o.rule, o.target, o.action)] += 1
+            out.append(o)
+    return out
+
+
+def _synthesized(engine: Engine, entries: list[tuple[Entry, float]]) -> list[Output]:
+    out: list[Output] = []
+    latest: dict[str, ProbeResult] = {}
+    cluster: dict[str, ClusterStatus] = {}
+    last: float | None = None
+    for event, now in entries:
+        if last is not None:
+            for at in _deadlines(engine, last, now):
+                out.extend(engine.handle(Tick(at), at))
+        last = now
+        if isinstance(event, ClusterStatus):
+            cluster[event.target] = event
+            continue
+        if isinstance(event, ProbeResult):
+            latest[event.target] = event
+        queue: deque[Event] = deque([event])
+        while queue:
+            outputs = engine.handle(queue.popleft(), now)
+            out.extend(outputs)
+            for o in outputs:
+                if isinstance(o, CheckFirst):
+                    status = cluster.get(o.target)
+                    queue.append(
+                        PreflightResult(
+                            rule=o.rule,
+                            target=o.target,
+                            token=o.token,
+                            at=now,
+                            probe=latest.get(o.target) if o.probe else None,
+                            cluster_busy=status.busy if status else False,
+                            cluster_detail=status.detail if status else "",
+                        )
+                    )
+                elif isinstance(o, Act):
+                    queue.append(ActionOutcome(o.rule, o.target, o.action, "success", now))
+    return out
+
+
+def _deadlines(engine: Engine, after: float, before: float) -> list[float]:
+    """Verification deadlines strictly between two lines' times, in order."""
+    flights = (ts.in_flight for ts in engine.targets.values())
+    times = {f.deadline for f in flights if f is not None and f.phase == "verifying"}
+    return sorted(t for t in times if after < t < before)
+
+
+# -- printing -------------------------------------------------------------------------------
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def format_output(now: float, output: Output, start: float, *, verbose: bool = False) -> str | None:
+    """One line for `output` at `now` (`start`: the first event's time); None for a hidden one."""
+    who = f"{output.rule} on {output.target}"
+    if isinstance(output, Decision):
+        text = f"{who}: {output.outcome} ({output.reason}): {output.detail}"
+    elif isinstance(output, Act):
+        text = f"  → {output.action} on {output.target} (cluster {output.cluster_no})"
+        if output.fallback_of:
+            text += f", fallback: {output.fallback_of} is not available"
+    elif isinstance(output, Remediated):
+        text = f"{who}: {output.outcome} after {output.action}: {output.detail}"
+    elif isinstance(output, BreakerChanged):
+        text = f"{who}: breaker {'opened' if output.open else 'closed'}: {output.detail}"
+    elif not verbose:
+        return None
+    else:
+        looks = "a fresh probe and the cluster status" if output.probe else "the cluster status"
+        text = f"{who}: check first ({output.trigger} trigger, token {output.token}): {looks}"
+    return f"{rfc3339(now)} {'+' + _seconds(now - start) + 's':>9}  {text}"
+
+
+def output_to_json(now: float, output: Output, start: float) -> str:
+    """`output` as one JSON object with its time, for `explain --json`."""
+    body: dict[str, Any] = {
+        "time": rfc3339(now),
+        "offset": now - start,
+        "type": _OUTPUT_KINDS[type(output)],
+    }
+    body.update((f.name, getattr(output, f.name)) for f in fields(output))
+    return json.dumps(body)
+
+
+def summarize(events: int, mode: Mode, outputs: Sequence[Output]) -> str:
+    """The closing line: how many events, decisions by outcome and reason, and their results."""
+    decided = [o for o in outputs if isinstance(o, Decision)]
+    outcomes = Counter(d.outcome for d in decided)
+    reasons = Counter(d.reason for d in decided if d.outcome == "suppressed")
+    ordered = sorted(reasons, key=lambda r: (*SUPPRESSION_REASONS, r).index(r))
+    parts = [f"{outcomes['acted']} acted", f"{outcomes['suppressed']} suppressed"]
+    if reasons:
+        parts[-1] += f" ({', '.join(f'{reasons[r]} {r}' for r in ordered)})"
+    if outcomes["shadow"]:
+        parts.append(f"{outcomes['shadow']} shadow")
+    acts = sum(1 for o in outputs if isinstance(o, Act))
+    ends = Counter(o.outcome for o in outputs if isinstance(o, Remediated))
+    opened = sum(1 for o in outputs if isinstance(o, BreakerChanged) and o.open)
+    how = "recorded answers" if mode == "strict" else "answers synthesized"
+    return (
+        f"{_n(events, 'event')} ({how}), {_n(len(decided), 'decision')}: {', '.join(parts)}; "
+        f"{_n(acts, 'action')} sent; {ends['recovered']} recovered, "
+        f"{ends['not_recovered']} not recovered; {_n(opened, 'breaker')} opened"
+    )
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def main(
+    config_path: str | Path, events_path: str | Path, verbose: bool = False, as_json: bool = False
+) -> int:
+    """`remediator explain`: replay `events_path` through the rules of `config_path`; exit code."""
+    try:
+        policy = load_config(Path(config_path)).policy()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"remediator: cannot read the configuration {config_path}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        lines = read_events(events_path)
+    except EventsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        print(f"remediator: cannot read the events {events_path}: {why}", file=sys.stderr)
+        return 2
+    known = {t.name for t in policy.targets}
+    for number, entry, _ in lines:
+        target = getattr(entry, "target", None)
+        if target is not None and target not in known:
+            print(
+                f"{events_path}:{number}: warning: no target {target!r} is configured",
+                file=sys.stderr,
+            )
+    entries = [(entry, now) for _, entry, now in lines]
+    mode = mode_of(entries)
+    notes: list[tuple[int, str]] = []
+    outputs = replay(policy, entries, mode=mode, notes=notes)
+    for index, note in notes:
+        print(f"{events_path}:{lines[index][0]}: note: {note}", file=sys.stderr)
+    start = entries[0][1] if entries else 0.0
+    for o in outputs:
+        if as_json and (verbose or not isinstance(o, CheckFirst)):
+            print(output_to_json(o.at, o, start))
+        elif not as_json and (text := format_output(o.at, o, start, verbose=verbose)):
+            print(text)
+    summary = summarize(len(entries), mode, outputs)
+    if as_json:
+        summary = json.dumps(
+            {"type": "summary", "events": len(entries), "mode": mode, "text": summary}
+        )
+    print(summary)
+    return 0
