@@ -16,6 +16,7 @@ from remediator.config import (
     load_config,
     resolve_secrets,
 )
+from remediator.errors import RemediatorError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -61,6 +62,12 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if config.state.url is not None:
+        print(
+            "warning: state.url: the PostgreSQL ledger is not available in this version; "
+            "`remediator run` refuses it (use state.path)",
+            file=sys.stderr,
+        )
     print(f"OK: {len(config.targets)} targets, {len(config.rules)} rules")
     return EXIT_OK
 
@@ -79,10 +86,17 @@ def _run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
+    except RemediatorError as exc:
+        print(f"remediator: cannot start: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
         print(f"remediator: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    return daemon.run()
+    try:
+        return daemon.run()
+    except OSError as exc:  # the listener's address is taken, most often
+        print(f"remediator: cannot start: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def _explain(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from remediator.core.events import Event, Tick
 from remediator.core.snapshot import snapshot
 from remediator.core.state import ActionRecord
 from remediator.driver import Driver
+from remediator.errors import RemediatorError
 from remediator.eventlog import event_to_json
 from remediator.executors import DeferredExecutor
 from remediator.intake import PATH as INTAKE_PATH
@@ -54,7 +55,10 @@ EPISODE_MEMORY = 7 * 86400.0
 def open_ledger(config: Config) -> Ledger:
     """The ledger the config names."""
     if config.state.url is not None:
-        raise NotImplementedError("the PostgreSQL ledger is not available yet; use state.path")
+        raise RemediatorError(
+            f"{config.path}: state.url: the PostgreSQL ledger is not available in this "
+            "version; use state.path (SQLite)"
+        )
     assert config.state.path is not None
     return SqliteLedger(config.state.path)
 
@@ -188,9 +192,9 @@ class Daemon:
         """Prepare, start probing and serving; then READY=1."""
         self.prepare()
         policy = self.engine.policy
+        self.http.start()  # first: a taken address fails before anything runs
         self._schedule()
         self.scheduler.start()
-        self.http.start()
         self._ready = True
         self.notifier.send(READY="1", STATUS=self._status_line())
         log.info(
