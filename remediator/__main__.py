@@ -231,6 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="decide and record everything, but send no action to CDSS",
     )
+    p.add_argument(
+        "--record-events",
+        type=Path,
+        metavar="FILE.jsonl",
+        help="append every event the engine sees to FILE, for `remediator explain` "
+        "(replays exactly from a daemon started on an empty ledger)",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument(
         "--log-format",
