@@ -112,8 +112,15 @@ class Daemon:
             dry_run=dry_run,
             failpoint=(environ if environ is not None else os.environ).get("REMEDIATOR_FAILPOINT"),
         )
+        self.driver.path_client = self._make_client(config, self.secrets, single_attempt=True)
         self.scheduler = BackgroundScheduler(
-            executors={"default": SchedulerPool(probe_pool_size(config))},
+            executors={
+                "default": SchedulerPool(probe_pool_size(config)),
+                # Their own threads, so that a hanging gateway or slow probes never hold back
+                # the watchdog's tick (nor the tick the readiness check).
+                "readiness": SchedulerPool(1),
+                "tick": SchedulerPool(1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone="UTC",
         )
@@ -158,7 +165,22 @@ class Daemon:
             config.server.port,
         )
 
-    def _make_client(self, config: Config, secrets: Secrets) -> CdssClient:
+    def _make_client(
+        self, config: Config, secrets: Secrets, *, single_attempt: bool = False
+    ) -> CdssClient:
+        if single_attempt:  # readiness checks: one try, bounded by the timeout
+            return CdssClient(
+                credentials=Credentials(secrets.access_key, secrets.secret_key),
+                clock=self.clock,
+                site=config.ncp.site,
+                region=config.ncp.region,
+                endpoint=config.ncp.endpoint,
+                metrics=self.metrics,
+                read_timeout=config.ncp.timeout,
+                deadline=config.ncp.timeout + 5.0,
+                max_attempts=1,
+                pool_size=1,
+            )
         return CdssClient(
             credentials=Credentials(secrets.access_key, secrets.secret_key),
             clock=self.clock,
@@ -280,6 +302,9 @@ class Daemon:
             or (secrets.secret_key != self.secrets.secret_key)
         ):
             client = self._make_client(new, secrets)
+            path_client = self._make_client(new, secrets, single_attempt=True)
+        else:
+            path_client = self.driver.path_client
         prober = Prober(self.prober_session, self.clock, secrets.by_ref)
         with self.driver.lock:
             self._restore(engine, now)
@@ -288,6 +313,7 @@ class Daemon:
             self.driver.rewire(
                 engine=engine,
                 client=client,
+                path_client=path_client,
                 probe=prober.probe,
                 checks={c.target: c for c in new.health_checks()},
                 regions={t.name: new.region_of(t) for t in new.targets},
@@ -347,12 +373,13 @@ class Daemon:
     def _schedule(self, *, replace: bool = False) -> None:
         if replace:
             for job in self.scheduler.get_jobs():
-                if job.id.startswith(("probe:", "action-path:")):
+                if job.id.startswith("probe:") or job.id == "action-path":
                     job.remove()
         start = datetime.fromtimestamp(self.clock.now(), UTC)
         checks = self.config.health_checks()
         for i, check in enumerate(checks):
-            # Stagger first runs across one interval so that probes do not move in lockstep.
+            # Stagger first runs across one interval so that probes do not move in lockstep (no
+            # per-run jitter: APScheduler adds it to the previous run, so periods would drift).
             offset = check.interval * i / max(1, len(checks))
             self.scheduler.add_job(
                 self.driver.probe_and_feed,
@@ -360,30 +387,27 @@ class Daemon:
                 args=[check],
                 seconds=check.interval,
                 start_date=start + timedelta(seconds=offset + random.uniform(0, 0.1)),
-                jitter=min(1.0, check.interval * 0.05),
                 misfire_grace_time=max(1, int(check.interval / 2)),
                 id=f"probe:{check.target}",
                 name=f"probe {check.target}",
             )
-        targets = self.config.targets
-        for i, target in enumerate(targets):
-            offset = READINESS_SECONDS * (i + 1) / (len(targets) + 1)
-            self.scheduler.add_job(
-                self.driver.check_action_path,
-                "interval",
-                args=[target.name, target.cluster_no],
-                seconds=READINESS_SECONDS,
-                start_date=start + timedelta(seconds=min(5.0, offset)),
-                misfire_grace_time=int(READINESS_SECONDS / 2),
-                id=f"action-path:{target.name}",
-                name=f"action path {target.name}",
-            )
+        self.scheduler.add_job(
+            self.driver.check_action_path,
+            "interval",
+            seconds=READINESS_SECONDS,
+            start_date=start + timedelta(seconds=2),
+            misfire_grace_time=int(READINESS_SECONDS / 2),
+            executor="readiness",
+            id="action-path",
+            name="action path",
+        )
         if replace:
             return
         self.scheduler.add_job(
             self.tick,
             "interval",
             seconds=TICK_SECONDS,
+            executor="tick",
             id="tick",
             misfire_grace_time=1,
         )

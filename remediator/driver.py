@@ -71,6 +71,9 @@ class Driver:
         self.lock = threading.RLock()
         self._action_ids: dict[str, int] = {}
         self._path_ok: dict[str, bool] = {}
+        self._path_turn = -1
+        # Readiness checks use their own single-attempt client (see check_action_path).
+        self.path_client = client
         self.listeners: list[Callable[[Output], None]] = []
         self.event_listeners: list[Callable[[Event], None]] = []
         # Sees every event in the order the engine does (for `explain` recordings).
@@ -84,9 +87,11 @@ class Driver:
         probe: Probe,
         checks: dict[str, HealthCheck],
         regions: dict[str, str],
+        path_client: CdssClient | None = None,
     ) -> None:
         """Switch to a reloaded configuration's engine and collaborators (call under `lock`)."""
         self.engine, self.client, self._probe = engine, client, probe
+        self.path_client = path_client or client
         self.checks, self.regions = checks, regions
 
     # -- events in -----------------------------------------------------------------------
@@ -126,25 +131,38 @@ class Driver:
         """The scheduled probe job of one target."""
         self.feed(self.probe(check))
 
-    def check_action_path(self, target: str, cluster_no: str) -> None:
-        """A signed read-only call, so that a broken key, permission or clock shows early."""
-        was = self._path_ok.get(target)
-        try:
-            self.client.get_cluster_status(cluster_no, region=self.regions.get(target))
-        except NcpError as exc:
-            self._path_ok[target] = False
-            if was is not False:
-                log.error(
-                    f"action path to CDSS for {target} is down: {exc}",
-                    extra={"event": "action_path", "target": target, "up": False},
+    def check_action_path(self) -> None:
+        """One signed read-only call per region, round-robin over its targets.
+
+        So that a broken key, permission, region or clock shows before an incident, without
+        a burst of calls (NCP throttles per key) or retries that would hold a thread.
+        """
+        by_region: dict[str, list[str]] = {}
+        for target in self.engine.policy.targets:
+            by_region.setdefault(self.regions.get(target.name, ""), []).append(target.name)
+        self._path_turn += 1
+        for region, names in sorted(by_region.items()):
+            name = names[self._path_turn % len(names)]
+            ref = self.engine.policy.target(name)
+            assert ref is not None
+            was = self._path_ok.get(region)
+            try:
+                self.path_client.get_cluster_status(ref.cluster_no, region=region or None)
+            except NcpError as exc:
+                self._path_ok[region] = False
+                if was is not False:
+                    log.error(
+                        f"action path to CDSS ({region or 'default region'}, checked with "
+                        f"{name}) is down: {exc}",
+                        extra={"event": "action_path", "target": name, "up": False},
+                    )
+                continue
+            self._path_ok[region] = True
+            if was is False:
+                log.info(
+                    f"action path to CDSS ({region or 'default region'}) is back",
+                    extra={"event": "action_path", "target": name, "up": True},
                 )
-            return
-        self._path_ok[target] = True
-        if was is False:
-            log.info(
-                f"action path to CDSS for {target} is back",
-                extra={"event": "action_path", "target": target, "up": True},
-            )
 
     def feed_alerts(self, alerts: list[AlertEvent]) -> None:
         """Hand webhook alerts to the engine, off the request thread."""

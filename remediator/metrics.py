@@ -136,3 +136,6 @@ class Metrics:
         for rule, target in rule_targets:
             self.breaker_open.labels(rule=rule, target=target)
             self.cooldown_remaining.labels(rule=rule, target=target)
+            # Counters too, so that rate() and increase() see their first event.
+            for outcome in ("recovered", "not_recovered"):
+                self.remediations.labels(rule=rule, target=target, outcome=outcome)

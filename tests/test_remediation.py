@@ -267,3 +267,21 @@ def test_explain_replays_a_live_recording_exactly(harness: Harness, sb: Sandbox)
         harness.daemon.config.policy(), [(e, now) for _, e, now in read_events(recording)]
     )
     assert [o for o in replayed if isinstance(o, Decision)] == live
+
+
+def test_the_action_path_check_reads_one_target_per_region_in_turn(
+    harness: Harness, sb: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    driver = harness.daemon.driver
+    driver.check_action_path()
+    assert harness.metric("remediator_action_path_up") == 1
+    sb.inject_error(401, "210", count=1, operation="getClusterStatus")  # permission revoked
+    with caplog.at_level(logging.INFO, logger="remediator"):
+        driver.check_action_path()
+        assert harness.metric("remediator_action_path_up") == 0
+        driver.check_action_path()
+    assert harness.metric("remediator_action_path_up") == 1
+    assert "action path to CDSS (KR, checked with" in caplog.text and "is back" in caplog.text
+    reads = [c for c in sb.calls if c.operation == "getClusterStatus"]
+    assert len(reads) == 3, "one signed read per region per check, no retries"
+    assert len({c.cluster_no for c in reads}) == 3, "round-robin over the region's targets"

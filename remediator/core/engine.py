@@ -12,6 +12,7 @@ trip lasts, so logs and counters see it once.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable
 
@@ -67,6 +68,7 @@ class Engine:
         self.episodes: dict[tuple[str, str], EpisodeState] = {}
         self.last_action_at: dict[str, float] = {}
         self._manual: dict[str, Rule] = {}
+        self._wake_at = -math.inf  # when `_expire` next has something to do
         self._manual_reason: dict[str, str] = {}
         self._next_token = 1
 
@@ -113,6 +115,7 @@ class Engine:
                 grace_until=started + rule.verify.grace,
                 deadline=started + rule.verify.timeout,
             )
+            self._wake(started + rule.verify.timeout)
         for rule_name, target in breakers:
             st = self.rule_states.get((rule_name, target))
             if st is not None:
@@ -130,6 +133,7 @@ class Engine:
         budgets and breakers come from the ledger, recomputed with the new rules.
         """
         self._next_token = old._next_token
+        self._wake_at = -math.inf  # adopted work has deadlines of its own
         self.episodes.update(old.episodes)
         for name, ts in self.targets.items():
             before = old.targets.get(name)
@@ -555,6 +559,7 @@ class Engine:
             flight.phase = "verifying"
             flight.grace_until = now + rule.verify.grace
             flight.deadline = now + rule.verify.timeout
+            self._wake(flight.deadline)
             flight.successes = 0
             return
         if o.result == "not_available" and rule.fallback_action and not flight.fallback_used:
@@ -628,28 +633,44 @@ class Engine:
             )
 
     def _expire(self, now: float, out: list[Output]) -> None:
-        for name, ts in self.targets.items():
-            flight = ts.in_flight
-            if flight is not None and flight.phase == "verifying" and now >= flight.deadline:
-                rule = self._rule(flight.rule, name)
-                assert rule is not None
-                self._finish(
-                    rule,
-                    name,
-                    "not_recovered",
-                    f"not healthy {rule.verify.timeout:g}s after {flight.action}",
-                    now,
-                    out,
-                )
-            if ts.paused_until is not None and now >= ts.paused_until:
-                ts.paused_until = None
-                ts.pause_reason = ""
-        if self.all_paused_until is not None and now >= self.all_paused_until:
-            self.all_paused_until = None
-            self.all_pause_reason = ""
+        """Time out verifications and lift pauses; scans targets only when something is due."""
         cutoff = now - _FLEET_WINDOW
         if self.fleet_action_times and self.fleet_action_times[0] <= cutoff:
             self.fleet_action_times = [t for t in self.fleet_action_times if t > cutoff]
+        if now < self._wake_at:
+            return
+        wake = math.inf
+        for name, ts in self.targets.items():
+            flight = ts.in_flight
+            if flight is not None and flight.phase == "verifying":
+                if now >= flight.deadline:
+                    rule = self._rule(flight.rule, name)
+                    assert rule is not None
+                    self._finish(
+                        rule,
+                        name,
+                        "not_recovered",
+                        f"not healthy {rule.verify.timeout:g}s after {flight.action}",
+                        now,
+                        out,
+                    )
+                else:
+                    wake = min(wake, flight.deadline)
+            if ts.paused_until is not None:
+                if now >= ts.paused_until:
+                    ts.paused_until, ts.pause_reason = None, ""
+                else:
+                    wake = min(wake, ts.paused_until)
+        if self.all_paused_until is not None:
+            if now >= self.all_paused_until:
+                self.all_paused_until, self.all_pause_reason = None, ""
+            else:
+                wake = min(wake, self.all_paused_until)
+        self._wake_at = wake
+
+    def _wake(self, at: float) -> None:
+        """Have `_expire` look again at `at` (a deadline or a pause's end)."""
+        self._wake_at = min(self._wake_at, at)
 
     def _maybe_close_breaker(
         self,
@@ -677,6 +698,7 @@ class Engine:
     # -- pauses --------------------------------------------------------------------------
 
     def _apply_pause(self, target: str | None, until: float, reason: str) -> None:
+        self._wake(until)
         if target is None:
             self.all_paused_until, self.all_pause_reason = until, reason
         elif target in self.targets:
