@@ -26,6 +26,7 @@ from remediator.config import Config, ConfigError, Secrets, load_config, resolve
 from remediator.configdiff import describe_changes
 from remediator.core.engine import Engine
 from remediator.core.events import Event, Tick
+from remediator.core.rules import AlertTrigger
 from remediator.core.snapshot import snapshot
 from remediator.core.state import ActionRecord
 from remediator.driver import Driver
@@ -42,6 +43,7 @@ from remediator.probe import Prober, make_probe_session
 from remediator.server import HttpServer, Routes, make_app
 from remediator.store import Ledger
 from remediator.store.sqlite import SqliteLedger
+from remediator.webhook import index_targets
 
 log = logging.getLogger("remediator.daemon")
 
@@ -200,7 +202,15 @@ class Daemon:
         self._declare()
         self.metrics.config_last_reload_success.set(1)
         # Still firing after a day, Alertmanager will have re-sent it (repeat_interval).
-        pending = self.ledger.pending_alerts(self.clock.now() - 86400.0)
+        policy = self.engine.policy
+        pending = [
+            a
+            for a in self.ledger.pending_alerts(self.clock.now() - 86400.0)
+            if any(
+                isinstance(r.trigger, AlertTrigger) and r.trigger.matches(a.alertname, a.labels)
+                for r in policy.rules_for(a.target)
+            )
+        ]
         if pending:
             log.warning(
                 f"{len(pending)} alert(s) were recorded but not yet decided (a restart after "
@@ -234,8 +244,10 @@ class Daemon:
         self.notifier.send(STOPPING="1")
         log.info("stopping: no new probes; finishing in-flight actions", extra={"event": "stop"})
         self.scheduler.shutdown(wait=False)
-        self.actions.shutdown(wait=True, cancel_futures=True)
+        # The listener first: a webhook now gets no answer (Alertmanager retries) rather
+        # than a 500 from an executor that is shutting down.
         self.http.close()
+        self.actions.shutdown(wait=True, cancel_futures=True)
         self.ledger.close()
         self.client.close()
         if self._recording is not None:
@@ -319,6 +331,7 @@ class Daemon:
                 regions={t.name: new.region_of(t) for t in new.targets},
             )
             self.intake.targets = engine.policy.targets
+            self.intake.index = index_targets(engine.policy.targets)
             self.config, self.secrets, self.prober, self.client = new, secrets, prober, client
         self._declare()
         self._schedule(replace=True)

@@ -17,7 +17,7 @@ from remediator.metrics import Metrics
 from remediator.secrets import Secret
 from remediator.server import Environ, StartResponse, json_response
 from remediator.store import Ledger
-from remediator.webhook import InvalidPayload, parse, to_events
+from remediator.webhook import InvalidPayload, index_targets, parse, to_events
 
 log = logging.getLogger("remediator.webhook")
 
@@ -40,6 +40,7 @@ class AlertIntake:
     ) -> None:
         self._expected = None if token is None else f"Bearer {token.reveal()}".encode()
         self.targets = tuple(targets)
+        self.index = index_targets(self.targets)
         self.ledger = ledger
         self.metrics = metrics
         self.clock = clock
@@ -73,7 +74,7 @@ class AlertIntake:
         except InvalidPayload as exc:
             return 400, {"error": f"invalid Alertmanager payload: {exc}"[:300]}, []
         now = self.clock.now()
-        received = to_events(payload, self.targets, now)
+        received = to_events(payload, self.index, now)
         mapped = [r.event for r in received if r.event is not None]
         news = self.ledger.record_alerts(mapped, now)
         fresh = iter(news)

@@ -26,6 +26,14 @@ def setup(level: str = "INFO", stream: TextIO | None = None, json_lines: bool = 
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
-    # APScheduler logs every job run at INFO; keep its warnings (missed runs) only.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").handlers[:] = [handler]
+    # APScheduler logs every job run at INFO; keep its warnings (missed runs) only. waitress
+    # warns "Task queue depth is N" under any burst: a normal condition, not news.
+    for name, lvl in (
+        ("apscheduler", logging.WARNING),
+        ("waitress", logging.WARNING),
+        ("waitress.queue", logging.ERROR),
+    ):
+        other = logging.getLogger(name)
+        other.setLevel(lvl)
+        other.handlers[:] = [handler]
+        other.propagate = False

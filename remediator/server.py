@@ -92,6 +92,7 @@ class HttpServer:
         self._app, self._host, self._port, self._threads = app, host, port, threads
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._map: dict[int, Any] = {}  # waitress's socket map, ours so that close() sees it
 
     @property
     def port(self) -> int:
@@ -105,6 +106,7 @@ class HttpServer:
         """Bind (OSError if the address is taken) and serve."""
         self._server = create_server(
             self._app,
+            map=self._map,
             host=self._host,
             port=self._port,
             threads=self._threads,
@@ -125,6 +127,10 @@ class HttpServer:
         if self._server is None:
             return
         self._server.close()
+        # Kept-alive connections (Alertmanager's, Prometheus' scrapes) would keep waitress's
+        # loop serving, and this join waiting its whole timeout: close them too.
+        for channel in list(self._map.values()):
+            channel.handle_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None

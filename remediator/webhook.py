@@ -73,24 +73,30 @@ def parse(body: bytes) -> Payload:
         raise InvalidPayload(f"{where}: {first['msg']}") from None
 
 
-def target_of(labels: Mapping[str, str], targets: Sequence[TargetRef]) -> TargetRef | None:
+def index_targets(targets: Sequence[TargetRef]) -> dict[str, TargetRef]:
+    """Each target under its name and its cluster number, for `target_of`."""
+    index: dict[str, TargetRef] = {}
+    for t in targets:
+        index.setdefault(t.name, t)
+        index.setdefault(t.cluster_no, t)
+    return index
+
+
+def target_of(labels: Mapping[str, str], index: Mapping[str, TargetRef]) -> TargetRef | None:
     """The configured target an alert names, by label, or None (never a guess)."""
     for label in TARGET_LABELS:
         value = labels.get(label)
-        if value is None:
-            continue
-        for t in targets:
-            if value in (t.name, t.cluster_no):
-                return t
+        if value is not None and value in index:
+            return index[value]
     return None
 
 
-def to_events(payload: Payload, targets: Sequence[TargetRef], now: float) -> list[Received]:
+def to_events(payload: Payload, index: Mapping[str, TargetRef], now: float) -> list[Received]:
     """Each alert of `payload`, mapped to a configured target where its labels name one."""
     out: list[Received] = []
     for alert in payload.alerts:
         alertname = alert.labels.get("alertname", "")
-        target = target_of(alert.labels, targets)
+        target = target_of(alert.labels, index)
         event = None
         if target is not None:
             event = AlertEvent(

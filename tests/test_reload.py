@@ -85,7 +85,7 @@ def test_a_removed_rule_is_retired_and_a_new_target_probed(h: Harness, sb: Sandb
     h.run(120)
     assert h.actions(ORDERS) == [], "no rule applies to orders any more"
     jobs = {j.id for j in h.daemon.scheduler.get_jobs()}
-    assert {"probe:orders", "probe:analytics", "action-path:orders"} <= jobs
+    assert {"probe:orders", "probe:analytics", "action-path"} <= jobs
 
 
 def test_probe_windows_carry_over_a_reload(h: Harness, sb: Sandbox) -> None:

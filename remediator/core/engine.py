@@ -334,6 +334,22 @@ class Engine:
                     )
                 continue
             if st.pending_token is not None:
+                # Another episode is being looked at for this rule and target right now:
+                # whatever that decides answers this one too.
+                ep.final = ep.duplicate_reported = True
+                out.append(
+                    self._decision(
+                        rule,
+                        a.target,
+                        "suppressed",
+                        "duplicate",
+                        now,
+                        "alert",
+                        f"alert episode {a.fingerprint}@{a.starts_at} arrived while the look "
+                        f"before acting on {a.target} was under way",
+                        episode=a.episode,
+                    )
+                )
                 continue
             st.tripped = True
             st.pending_episode = a.episode
