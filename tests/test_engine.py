@@ -487,3 +487,14 @@ def test_manual_dry_run_never_acts() -> None:
     out = sim.feed(ManualRestart("orders", "restart_cmak", "x", T0, dry_run=True))
     assert acts(out) == []
     assert [(d.outcome, d.rule) for d in decisions(out)] == [("shadow", "manual")]
+
+
+def test_an_alert_during_the_look_before_acting_is_settled_as_duplicate() -> None:
+    engine = Engine(policy(alert_rule()))
+    (check,) = engine.handle(AlertEvent("orders", "CMAKDown", "firing", "fp1", "s1", T0), T0)
+    assert isinstance(check, CheckFirst)
+    out = engine.handle(AlertEvent("orders", "CMAKDown", "firing", "fp2", "s2", T0), T0)
+    assert [(d.reason, d.episode) for d in decisions(out)] == [("duplicate", ("fp2", "s2"))]
+    assert engine.episodes[("fp2", "s2")].final
+    out = engine.handle(PreflightResult("cmak-down-alert", "orders", check.token, T0), T0)
+    assert len(acts(out)) == 1
