@@ -335,8 +335,8 @@ class Daemon:
             self.config, self.secrets, self.prober, self.client = new, secrets, prober, client
         self._declare()
         self._schedule(replace=True)
-        self.metrics.config_last_reload_success.set(1)
         log.info(f"reloaded {old.path}: {describe_changes(old, new)}", extra={"event": "reload"})
+        self.metrics.config_last_reload_success.set(1)
         return True
 
     def _reload_failed(self, why: str) -> bool:
