@@ -1,0 +1,97 @@
+"""Part of the engine: Alertmanager alerts, their episodes, and what settles them.
+
+Functions over the `Engine`'s state, split out of engine.py to keep one concern a module.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from remediator.core.decisions import Output
+from remediator.core.events import AlertEvent
+from remediator.core.rules import AlertTrigger
+from remediator.core.state import EpisodeState
+
+if TYPE_CHECKING:
+    from remediator.core.engine import Engine
+
+
+def on_alert(engine: Engine, a: AlertEvent, now: float, out: list[Output]) -> None:
+    if a.target not in engine.targets:
+        return
+    ep = engine.episodes.get(a.episode)
+    if a.status == "resolved":
+        if ep is None:
+            engine.episodes[a.episode] = EpisodeState(target=a.target, final=True, resolved=True)
+        else:
+            ep.resolved = True
+        return
+    rules = [
+        r
+        for r in engine.policy.rules_for(a.target)
+        if isinstance(r.trigger, AlertTrigger) and r.trigger.matches(a.alertname, a.labels)
+    ]
+    if not rules:
+        return
+    if ep is None:
+        ep = engine.episodes[a.episode] = EpisodeState(target=a.target)
+        acted = engine.last_action_at.get(a.target)
+        if a.starts_at_ts is not None and acted is not None and acted >= a.starts_at_ts:
+            # The target was acted on after this alert began: that action answered it.
+            ep.final = ep.duplicate_reported = True
+            for rule in rules:
+                out.append(
+                    engine._decision(
+                        rule,
+                        a.target,
+                        "suppressed",
+                        "duplicate",
+                        now,
+                        "alert",
+                        f"alert episode {a.fingerprint}@{a.starts_at} began before the "
+                        f"action at {acted:.0f} on {a.target}, which answers it",
+                        episode=a.episode,
+                    )
+                )
+            return
+    for rule in rules:
+        st = engine.rule_states[(rule.name, a.target)]
+        if ep.final or ep.resolved:
+            if not ep.duplicate_reported:
+                ep.duplicate_reported = True
+                out.append(
+                    engine._decision(
+                        rule,
+                        a.target,
+                        "suppressed",
+                        "duplicate",
+                        now,
+                        "alert",
+                        f"alert episode {a.fingerprint}@{a.starts_at} already handled",
+                        episode=a.episode,
+                    )
+                )
+            continue
+        if st.pending_token is not None:
+            # Another episode is being looked at for this rule and target right now:
+            # whatever that decides answers this one too.
+            ep.final = ep.duplicate_reported = True
+            out.append(
+                engine._decision(
+                    rule,
+                    a.target,
+                    "suppressed",
+                    "duplicate",
+                    now,
+                    "alert",
+                    f"alert episode {a.fingerprint}@{a.starts_at} arrived while the look "
+                    f"before acting on {a.target} was under way",
+                    episode=a.episode,
+                )
+            )
+            continue
+        st.tripped = True
+        st.pending_episode = a.episode
+        if st.first_failure_at is None:
+            st.first_failure_at = a.at
+        engine._evaluate(rule, a.target, st, "alert", now, out)
