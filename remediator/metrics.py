@@ -18,7 +18,7 @@ class Metrics:
         self.registry = registry
         r = registry
         self.probes = Counter(
-            "remediator_probes", "Health probes by result.", ["target", "result"], registry=r
+            "remediator_probes_total", "Health probes by result.", ["target", "result"], registry=r
         )
         self.probe_duration = Histogram(
             "remediator_probe_duration_seconds",
@@ -33,13 +33,13 @@ class Metrics:
             registry=r,
         )
         self.decisions = Counter(
-            "remediator_decisions",
+            "remediator_decisions_total",
             "Decisions taken when a rule tripped, by outcome and reason.",
             ["rule", "target", "outcome", "reason"],
             registry=r,
         )
         self.actions = Counter(
-            "remediator_actions",
+            "remediator_actions_total",
             "Signed CDSS actions by result.",
             ["target", "action", "result"],
             registry=r,
@@ -52,7 +52,7 @@ class Metrics:
             registry=r,
         )
         self.remediations = Counter(
-            "remediator_remediations",
+            "remediator_remediations_total",
             "Verified outcomes of remediations.",
             ["rule", "target", "outcome"],
             registry=r,
@@ -73,13 +73,13 @@ class Metrics:
             "remediator_paused", "Target paused for maintenance (1).", ["target"], registry=r
         )
         self.ncp_requests = Counter(
-            "remediator_ncp_requests",
+            "remediator_ncp_requests_total",
             "CDSS API requests by operation and HTTP status.",
             ["operation", "code"],
             registry=r,
         )
         self.ncp_retries = Counter(
-            "remediator_ncp_retries",
+            "remediator_ncp_retries_total",
             "CDSS API retries by operation and reason.",
             ["operation", "reason"],
             registry=r,
@@ -95,18 +95,18 @@ class Metrics:
             registry=r,
         )
         self.alerts_received = Counter(
-            "remediator_alerts_received",
+            "remediator_alerts_received_total",
             "Alertmanager alerts received.",
             ["status", "outcome"],
             registry=r,
         )
         self.alerts_truncated = Counter(
-            "remediator_alerts_truncated",
+            "remediator_alerts_truncated_total",
             "Alerts Alertmanager left out of notifications (truncatedAlerts).",
             registry=r,
         )
         self.webhook_requests = Counter(
-            "remediator_webhook_requests",
+            "remediator_webhook_requests_total",
             "Alertmanager webhook requests by HTTP status.",
             ["code"],
             registry=r,

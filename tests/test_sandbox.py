@@ -24,9 +24,7 @@ from remediator.sandbox.state import CMAK_WITHDRAWN_AT, CODE_BUSY, CODE_NO_SUCH_
 
 Signer = Callable[[str, str, int, str, str], dict[str, str]]
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-if not FIXTURES.is_dir():
-    FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).parent / "fixtures"  # copies of ../shared/fixtures
 VECTORS = json.loads((FIXTURES / "ncp" / "signature-vectors.json").read_text())["vectors"]
 GATEWAY_ERRORS = json.loads((FIXTURES / "ncp" / "gateway-errors.json").read_text())["errors"]
 
