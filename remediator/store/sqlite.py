@@ -179,6 +179,8 @@ class SqliteLedger:
         everything else is a re-send, a repeat, or a copy from another Alertmanager.
         """
         news: list[bool] = []
+        if not alerts:
+            return news
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
