@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import re
-import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -36,35 +33,38 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import requests
+from common import (
+    CLOCK,
+    GOAL_LATENESS_P99,
+    HERE,
+    BenchError,
+    Processes,
+    child_env,
+    cpu_seconds,
+    ensure_alive,
+    free_port,
+    log_tail,
+    percentile,
+    raise_on,
+    results,
+    run_guarded,
+    say,
+    start_target,
+    target_entry,
+)
 from requests.adapters import HTTPAdapter
 
 import remediator
 from remediator import __version__
-from remediator.clock import SystemClock
 
-HERE = Path(__file__).resolve().parent
 EXPORTER = "/usr/bin/prometheus-blackbox-exporter"
-TICKS = os.sysconf("SC_CLK_TCK")
-CLOCK = SystemClock()
 GOAL_MISSED = 0
-GOAL_LATENESS_P99 = 0.250
 # After the window, wait this much more than one interval (+ jitter) so that a run due inside
 # the window but missing shows as a gap rather than disappearing off the end.
 TAIL_SLACK = 2.0
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-
-
-class BenchError(Exception):
-    """The benchmark could not run (a process did not start, or died)."""
-
-
-def say(message: str) -> None:
-    """Progress, on stderr (stdout carries the results)."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def daemon_jitter(interval: float) -> float:
@@ -74,94 +74,6 @@ def daemon_jitter(interval: float) -> float:
 
 
 # -- processes ---------------------------------------------------------------------------------
-
-
-class Processes:
-    """The children of the benchmark; every one is stopped on the way out, whatever happened."""
-
-    def __init__(self) -> None:
-        self.running: list[subprocess.Popen[bytes]] = []
-
-    def start(
-        self, argv: list[str], log: Path, env: dict[str, str], *, pipe_stdout: bool = False
-    ) -> subprocess.Popen[bytes]:
-        """Start `argv` in its own session (a Ctrl-C reaches only us; we stop it in order)."""
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if pipe_stdout else out,
-                stderr=out,
-                env=env,
-                start_new_session=True,
-            )
-        self.running.append(proc)
-        return proc
-
-    def stop(self, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
-        """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                say(f"pid {proc.pid} ignored SIGTERM for {timeout:.0f}s: killing it")
-                proc.kill()
-                proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-        if proc in self.running:
-            self.running.remove(proc)
-        return proc.returncode
-
-    def close(self) -> None:
-        """Stop every child still running, newest first."""
-        for proc in reversed(list(self.running)):
-            self.stop(proc, timeout=5.0)
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """Our environment without proxies or systemd's notify variables, plus `extra`."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k.lower() not in PROXY_VARIABLES and k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")
-    }
-    return env | extra
-
-
-def free_port() -> int:
-    """A loopback port that nothing listens on right now."""
-    import socket  # noqa: PLC0415  (only here)
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def read_port(proc: subprocess.Popen[bytes], timeout: float) -> int:
-    """The port a child prints on its first line of stdout."""
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    line = proc.stdout.readline() if ready else b""
-    if not line.strip().isdigit():
-        raise BenchError(f"the target server did not start (printed {line!r})")
-    return int(line)
-
-
-def log_tail(log: Path, lines: int = 15) -> str:
-    """The end of a child's log, for an error message."""
-    try:
-        text = log.read_text(errors="replace").splitlines()
-    except OSError:
-        return ""
-    return "\n".join(text[-lines:])
-
-
-def ensure_alive(proc: subprocess.Popen[bytes], name: str, log: Path) -> None:
-    """Raise if `proc` has exited."""
-    if proc.poll() is not None:
-        raise BenchError(f"{name} exited with code {proc.returncode}:\n{log_tail(log)}")
 
 
 def sleep_alive(proc: subprocess.Popen[bytes], name: str, log: Path, until: float) -> None:
@@ -203,15 +115,6 @@ def new_session(pool: int = 4) -> requests.Session:
 
 
 # -- measuring a process -----------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of `pid` so far (all its threads)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        data = f.read()
-    # The command name may hold spaces or parentheses; fields are counted after the last ')'.
-    fields = data[data.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def proc_status(pid: int) -> dict[str, int]:
@@ -320,14 +223,6 @@ def analyse_arrivals(
     return ArrivalStats(probes, missed, deviations, never)
 
 
-def percentile(values: list[float], p: float) -> float | None:
-    """The nearest-rank `p`th percentile, or None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
 # -- phase 1: the daemon -----------------------------------------------------------------------
 
 
@@ -368,12 +263,9 @@ def daemon_config(
         "targets:",
     ]
     for n in range(targets):
-        lines += [
-            f"  - name: t{n:04d}",
-            f'    cluster_no: "{1_000_000 + n}"',
-            f"    health: {{kind: http, url: 'http://127.0.0.1:{target_port}/t/{n}', "
-            f"interval: {interval}s, timeout: {timeout}s}}",
-        ]
+        lines += target_entry(
+            f"t{n:04d}", str(1_000_000 + n), target_port, n, f"{interval}s", f"{timeout}s"
+        )
     lines.append("rules: []")
     path = tmp / "remediator.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -945,31 +837,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def interrupt(signum: int, _frame: FrameType | None) -> None:
-    """SIGINT, SIGTERM and SIGHUP end the benchmark through the clean-up."""
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the exit code."""
     args = parse_args(argv)
     # SIGINT too, explicitly: a shell's background job inherits it ignored.
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, interrupt)
+    raise_on((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), KeyboardInterrupt)
     procs = Processes()
     tmp = Path(tempfile.mkdtemp(prefix="remediator-bench-"))
     session = new_session()
-    try:
+
+    def run() -> int:
         baseline_problem: str | None = None
         if args.no_baseline:
             baseline_problem = "--no-baseline"
         elif not os.access(args.exporter, os.X_OK):
             baseline_problem = f"{args.exporter} not found"
-        target_log = tmp / "target.log"
-        target = procs.start(
-            [sys.executable, str(HERE / "target.py")], target_log, child_env(), pipe_stdout=True
-        )
-        target_port = read_port(target, timeout=15)
+        target, target_log, target_port = start_target(procs, tmp, timeout=15)
         say(f"target server on 127.0.0.1:{target_port} (pid {target.pid}); files in {tmp}")
 
         daemon = run_daemon(args, procs, tmp, session, target_port)
@@ -989,24 +872,9 @@ def main(argv: list[str] | None = None) -> int:
                 "Only remediator's numbers are reported, and there is no ratio. Install the\n"
                 "Debian package prometheus-blackbox-exporter (or pass --exporter PATH)."
             )
-        print("\n".join(lines))
-        print(json.dumps(document, separators=(",", ":")), flush=True)
-        return 0 if passed else 1
-    except BenchError as exc:
-        say(f"the benchmark could not run: {exc}")
-        return 2
-    except KeyboardInterrupt:
-        say("interrupted: stopping the processes and removing the temporary files")
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the clean-up finish
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        procs.close()
-        session.close()
-        if args.keep:
-            say(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        return results(lines, document, passed)
+
+    return run_guarded(run, procs, tmp, keep=args.keep, close=session.close)
 
 
 if __name__ == "__main__":

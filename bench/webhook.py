@@ -33,8 +33,6 @@ import json
 import math
 import os
 import platform
-import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -46,21 +44,38 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from common import (
+    CLOCK,
+    GOAL_LATENESS_P99,
+    HERE,
+    BenchError,
+    Interrupted,
+    Processes,
+    child_env,
+    cpu_seconds,
+    ensure_alive,
+    free_port,
+    log_tail,
+    median,
+    percentile,
+    raise_on,
+    read_port,
+    results,
+    run_guarded,
+    say,
+    start_target,
+    target_entry,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from remediator import __version__
-from remediator.clock import SystemClock
 from remediator.intake import PATH
 from remediator.sandbox import Sandbox
 from remediator.sandbox.state import ClusterSpec
 from remediator.server import Environ, HttpServer, StartResponse
 
-HERE = Path(__file__).resolve().parent
-CLOCK = SystemClock()
-TICKS = os.sysconf("SC_CLK_TCK")
 AK, SK = "BENCH-AK", "bench-sk"  # sandbox keys, not secrets
 TOKEN = "bench-webhook-token-0123456789abcdef"  # a bench token, not a secret
 HEADERS = {
@@ -69,132 +84,12 @@ HEADERS = {
     "Content-Type": "application/json",
 }
 GOAL_RATIO = 0.5
-GOAL_LATENESS_P99 = 0.250  # as bench/probes.py
 FIRST_CLUSTER = 3_000_000
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-
-
-class BenchError(Exception):
-    """The benchmark could not run (a process did not start, or died)."""
-
-
-class Interrupted(Exception):
-    """SIGTERM or SIGHUP: stop like Ctrl-C."""
-
-
-def say(message: str) -> None:
-    """Progress, on stderr (stdout carries the results)."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """The nearest-rank `p`th percentile, or None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
-def median(values: list[float]) -> float:
-    """The median (the lower middle for an even count)."""
-    ordered = sorted(values)
-    return ordered[(len(ordered) - 1) // 2]
 
 
 def ms(seconds: float | None) -> str:
     """Seconds as milliseconds for the table."""
     return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
-
-
-# -- processes ---------------------------------------------------------------------------------
-
-
-class Processes:
-    """The children of the benchmark; every one is stopped on the way out, whatever happened."""
-
-    def __init__(self) -> None:
-        self.running: list[subprocess.Popen[bytes]] = []
-
-    def start(
-        self, argv: list[str], log: Path, env: dict[str, str], *, pipe_stdout: bool = False
-    ) -> subprocess.Popen[bytes]:
-        """Start `argv` in its own session (a Ctrl-C reaches only us; we stop it in order)."""
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if pipe_stdout else out,
-                stderr=out,
-                env=env,
-                start_new_session=True,
-            )
-        self.running.append(proc)
-        return proc
-
-    def stop(self, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
-        """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                say(f"pid {proc.pid} ignored SIGTERM for {timeout:.0f}s: killing it")
-                proc.kill()
-                proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-        if proc in self.running:
-            self.running.remove(proc)
-        return proc.returncode
-
-    def close(self) -> None:
-        """Stop every child still running, newest first."""
-        for proc in reversed(list(self.running)):
-            self.stop(proc, timeout=5.0)
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """Our environment without proxies or systemd's notify variables, plus `extra`."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k.lower() not in PROXY_VARIABLES and k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")
-    }
-    return env | extra
-
-
-def free_port() -> int:
-    """A loopback port that nothing listens on right now."""
-    import socket  # noqa: PLC0415  (only here)
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def read_port(proc: subprocess.Popen[bytes], name: str, timeout: float) -> int:
-    """The port a child prints on its first line of stdout."""
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    line = proc.stdout.readline() if ready else b""
-    if not line.strip().isdigit():
-        raise BenchError(f"{name} did not start (printed {line!r})")
-    return int(line)
-
-
-def log_tail(log: Path, lines: int = 15) -> str:
-    """The end of a child's log, for an error message."""
-    try:
-        text = log.read_text(errors="replace").splitlines()
-    except OSError:
-        return ""
-    return "\n".join(text[-lines:])
-
-
-def ensure_alive(proc: subprocess.Popen[bytes], name: str, log: Path) -> None:
-    """Raise if `proc` has exited."""
-    if proc.poll() is not None:
-        raise BenchError(f"{name} exited with code {proc.returncode}:\n{log_tail(log)}")
 
 
 def get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
@@ -220,14 +115,6 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], name: str, log: Path) -
             pass
         CLOCK.sleep(0.1)
     raise BenchError(f"{name} was not ready within 60s:\n{log_tail(log)}")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of `pid` so far (all its threads)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        data = f.read()
-    fields = data[data.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def metrics(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -445,12 +332,7 @@ def write_config(
         "targets:",
     ]
     for n in range(clusters):
-        lines += [
-            f"  - name: c{n:03d}",
-            f'    cluster_no: "{cluster_no(n)}"',
-            f"    health: {{kind: http, url: 'http://127.0.0.1:{target_port}/t/{n}', "
-            f"interval: {interval:g}s, timeout: 1s}}",
-        ]
+        lines += target_entry(f"c{n:03d}", cluster_no(n), target_port, n, f"{interval:g}s", "1s")
     lines.append("rules: [rules/*.yaml]")
     path = base / "remediator.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -1007,18 +889,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def interrupt(signum: int, _frame: FrameType | None) -> None:
-    """SIGTERM / SIGHUP: unwind like Ctrl-C, so that the children are stopped."""
-    raise Interrupted(signal.Signals(signum).name)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the exit code."""
     args = parse_args(argv)
     if args.serve_bare:
         return serve_bare()
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGHUP, interrupt)
+    raise_on((signal.SIGTERM, signal.SIGHUP), Interrupted)
     procs = Processes()
     # mkdtemp, not TemporaryDirectory: that one removes itself at exit, even with --keep.
     tmp = Path(tempfile.mkdtemp(prefix="remediator-webhook-bench-"))
@@ -1026,37 +902,19 @@ def main(argv: list[str] | None = None) -> int:
     sb = Sandbox(
         access_key=AK, secret_key=SK, restart_delay=2.0, cmak_restart="available", clusters=specs
     )
-    try:
+
+    def run() -> int:
         sb.start()
-        target_log = tmp / "target.log"
-        target = procs.start(
-            [sys.executable, str(HERE / "target.py")], target_log, child_env(), pipe_stdout=True
-        )
-        target_port = read_port(target, "the target server", timeout=30)
+        target, target_log, target_port = start_target(procs, tmp, timeout=30)
         say(f"sandbox on {sb.url}, target server on 127.0.0.1:{target_port}; files in {tmp}")
         throughput = phase_throughput(args, procs, tmp, sb, target_port)
         storm = phase_storm(args, procs, tmp, sb, target_port)
         ensure_alive(target, "the target server", target_log)
         lines, document, passed = summarise(args, throughput, storm)
         print()
-        print("\n".join(lines))
-        print(json.dumps(document, separators=(",", ":")), flush=True)
-        return 0 if passed else 1
-    except BenchError as exc:
-        say(f"the benchmark could not run: {exc}")
-        return 2
-    except (KeyboardInterrupt, Interrupted):
-        say("interrupted: stopping the processes and removing the temporary files")
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the clean-up finish
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        procs.close()
-        sb.stop()
-        if args.keep:
-            say(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        return results(lines, document, passed)
+
+    return run_guarded(run, procs, tmp, keep=args.keep, close=sb.stop)
 
 
 if __name__ == "__main__":
