@@ -106,6 +106,11 @@ class Driver:
                 self.recorder(event, now)
             for out in outputs:
                 self._carry_out(out)
+        # Suppressions are said outside the lock: an alert storm makes thousands, and their
+        # log lines must not hold probes back (an acted decision is said inside, in order).
+        for out in outputs:
+            if isinstance(out, Decision) and out.outcome == "suppressed":
+                self._say(out)
         for event_listener in self.event_listeners:
             event_listener(event)
         for out in outputs:
@@ -187,21 +192,8 @@ class Driver:
             self._breaker(out)
 
     def _decision(self, d: Decision) -> None:
-        self.metrics.decisions.labels(
-            rule=d.rule, target=d.target, outcome=d.outcome, reason=d.reason
-        ).inc()
-        log.info(
-            f"decision on {d.target} by {d.rule}: {d.outcome} ({d.reason}): {d.detail}",
-            extra={
-                "event": "decision",
-                "rule": d.rule,
-                "target": d.target,
-                "outcome": d.outcome,
-                "reason": d.reason,
-                "trigger": d.trigger,
-                "action": d.action,
-            },
-        )
+        if d.outcome != "suppressed":
+            self._say(d)
         if d.episode is not None:
             ep = self.engine.episodes.get(d.episode)
             if ep is not None and ep.final:
@@ -218,6 +210,24 @@ class Driver:
                 at=d.at,
                 detail=d.detail,
             )
+
+    def _say(self, d: Decision) -> None:
+        """Count and log a decision, once."""
+        self.metrics.decisions.labels(
+            rule=d.rule, target=d.target, outcome=d.outcome, reason=d.reason
+        ).inc()
+        log.info(
+            f"decision on {d.target} by {d.rule}: {d.outcome} ({d.reason}): {d.detail}",
+            extra={
+                "event": "decision",
+                "rule": d.rule,
+                "target": d.target,
+                "outcome": d.outcome,
+                "reason": d.reason,
+                "trigger": d.trigger,
+                "action": d.action,
+            },
+        )
 
     def _act(self, a: Act) -> None:
         if a.fallback_of is None:
