@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from remediator.core.events import AlertEvent
 from remediator.core.state import PauseRecord
 from remediator.store.sqlite import SqliteLedger
 
@@ -105,3 +107,36 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         assert "schema version 99" in str(exc)
     else:
         raise AssertionError("a ledger from a newer version must not be opened")
+
+
+def _alert(fp: str, status: str = "firing") -> AlertEvent:
+    return AlertEvent("orders", "CMAKDown", status, fp, "s", T0)  # type: ignore[arg-type]
+
+
+def test_alerts_concurrent_requests_share_commits_and_each_learns_its_news(tmp_path: Path) -> None:
+    ledger = SqliteLedger(tmp_path / "s.db")
+    results: dict[int, list[bool]] = {}
+
+    def send(i: int) -> None:
+        # each episode is sent twice by different threads: exactly one copy is news
+        results[i] = ledger.record_alerts([_alert(f"fp{i % 20}")], T0 + i)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(send, range(40)))
+    assert [n for news in results.values() for n in news].count(True) == 20
+    assert len(ledger.pending_alerts(0)) == 20
+    assert ledger.record_alerts([_alert("fp1", "resolved")], T0 + 100) == [True]
+    assert ledger.record_alerts([_alert("fp1", "resolved")], T0 + 101) == [False]
+    assert ledger.record_alerts([_alert("fp1")], T0 + 102) == [False]
+
+
+def test_a_failed_group_commit_reaches_its_caller_and_the_next_one_works(tmp_path: Path) -> None:
+    ledger = SqliteLedger(tmp_path / "s.db")
+    bad = AlertEvent("orders", "CMAKDown", "firing", "fp", "s", T0, labels={"x": object()})  # type: ignore[dict-item]
+    try:
+        ledger.record_alerts([bad], T0)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("labels that cannot be stored must fail the write")
+    assert ledger.record_alerts([_alert("ok")], T0) == [True]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from remediator.core.events import AlertEvent
@@ -73,6 +74,9 @@ class SqliteLedger:
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Receipt] = []
+        self._committing = False
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: the intent must be on disk before the signed call goes out.
@@ -173,54 +177,83 @@ class SqliteLedger:
             self._write("DELETE FROM pauses WHERE target = ?", (target,))
 
     def record_alerts(self, alerts: list[AlertEvent], at: float) -> list[bool]:
-        """Record every alert in one transaction; per alert, whether it is news.
+        """Record every alert durably; per alert, whether it is news.
 
         News is the first firing receipt of an episode, or its first resolved receipt;
         everything else is a re-send, a repeat, or a copy from another Alertmanager.
+
+        Group commit: concurrent webhook requests share one transaction and one fsync. The
+        first caller to find no commit under way commits everything queued until the queue
+        is empty; the others wait for theirs. Nobody returns before its alerts are on disk.
         """
-        news: list[bool] = []
         if not alerts:
-            return news
+            return []
+        mine = _Receipt(alerts, at)
+        with self._queue_lock:
+            self._queue.append(mine)
+            lead = not self._committing
+            self._committing = True
+        if lead:
+            self._commit_queued()
+        mine.done.wait()
+        if mine.error is not None:
+            raise mine.error
+        return mine.news
+
+    def _commit_queued(self) -> None:
+        while True:
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+                if not batch:
+                    self._committing = False
+                    return
+            try:
+                self._commit_batch(batch)
+            except Exception as exc:  # noqa: BLE001 - every waiter of this batch learns it
+                for receipt in batch:
+                    receipt.error = exc
+            except BaseException:
+                with self._queue_lock:  # let the next caller lead
+                    self._committing = False
+                raise
+            finally:
+                for receipt in batch:
+                    receipt.done.set()
+
+    def _commit_batch(self, batch: list[_Receipt]) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for a in alerts:
-                    news.append(self._record_alert(a, at))
+                for receipt in batch:
+                    receipt.news = [self._record_alert(a, receipt.at) for a in receipt.alerts]
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-        return news
 
     def _record_alert(self, a: AlertEvent, at: float) -> bool:
-        key = (a.fingerprint, a.starts_at)
-        row = self._db.execute(
-            "SELECT resolved_at FROM alert_episodes WHERE fingerprint = ? AND starts_at = ?", key
-        ).fetchone()
         resolved = at if a.status == "resolved" else None
-        if row is None:
-            self._db.execute(
-                "INSERT INTO alert_episodes (fingerprint, starts_at, target, alertname, labels, "
-                "starts_at_ts, first_seen, last_seen, resolved_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    *key,
-                    a.target,
-                    a.alertname,
-                    json.dumps(dict(a.labels), sort_keys=True),
-                    a.starts_at_ts,
-                    at,
-                    at,
-                    resolved,
-                ),
-            )
-            return True
-        self._db.execute(
-            "UPDATE alert_episodes SET last_seen = ?, receipts = receipts + 1, "
-            "resolved_at = COALESCE(resolved_at, ?) WHERE fingerprint = ? AND starts_at = ?",
-            (at, resolved, *key),
-        )
-        return a.status == "resolved" and row[0] is None
+        receipts, resolved_at = self._db.execute(
+            "INSERT INTO alert_episodes (fingerprint, starts_at, target, alertname, labels, "
+            "starts_at_ts, first_seen, last_seen, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (fingerprint, starts_at) DO UPDATE SET last_seen = excluded.last_seen, "
+            "receipts = receipts + 1, resolved_at = COALESCE(resolved_at, excluded.resolved_at) "
+            "RETURNING receipts, resolved_at",
+            (
+                a.fingerprint,
+                a.starts_at,
+                a.target,
+                a.alertname,
+                json.dumps(dict(a.labels), sort_keys=True),
+                a.starts_at_ts,
+                at,
+                at,
+                resolved,
+            ),
+        ).fetchone()
+        if a.status == "resolved":  # news: this receipt is the one that set resolved_at
+            return bool(resolved_at == at)
+        return bool(receipts == 1)
 
     def mark_episode_decided(self, fingerprint: str, starts_at: str, at: float) -> None:
         self._write(
@@ -311,6 +344,17 @@ class SqliteLedger:
         with self._lock:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
+
+
+@dataclass
+class _Receipt:
+    """One webhook request's alerts waiting for the group commit that writes them."""
+
+    alerts: list[AlertEvent]
+    at: float
+    news: list[bool] = field(default_factory=list)
+    error: Exception | None = None
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 def _record(r: tuple[object, ...]) -> ActionRecord:
