@@ -531,3 +531,29 @@ def test_main_warns_of_unconfigured_targets(
     out = capsys.readouterr()
     assert f"{events}:1: warning: no target 'ordres' is configured" in out.err
     assert out.out.startswith("1 event (answers synthesized), 0 decisions")
+
+
+RECORDED = ROOT / "examples" / "incident-recorded.jsonl"
+
+
+def test_the_shipped_recording_replays_to_the_decisions_the_live_daemon_logged() -> None:
+    """explain on the shipped recording gives exactly what the live daemon decided."""
+    logged = [
+        tuple(line.split("decision:", 1)[1].split())
+        for line in RECORDED.read_text().splitlines()
+        if line.startswith("#") and "decision:" in line
+    ]
+    assert logged == [
+        ("cmak-unhealthy", "orders", "acted", "probe"),
+        ("cmak-down-alert", "orders", "suppressed", "duplicate"),
+        ("cmak-unhealthy", "orders", "suppressed", "cooldown"),
+    ]
+    entries = [(entry, now) for _, entry, now in read_events(RECORDED)]
+    assert mode_of(entries) == "strict"
+    notes: list[tuple[int, str]] = []
+    outputs = replay(load_config(CONFIG).policy(), entries, notes=notes)
+    assert notes == []
+    replayed = [(d.rule, d.target, d.outcome, d.reason) for d in outputs if isinstance(d, Decision)]
+    assert replayed == logged
+    acts = [(a.action, a.fallback_of) for a in outputs if isinstance(a, Act)]
+    assert acts == [("restart_cmak", None), ("restart_all_services", "restart_cmak")]
