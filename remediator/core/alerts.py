@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from remediator.core.decisions import Output
+from remediator.core.decisions import Decision, Output
 from remediator.core.events import AlertEvent
-from remediator.core.rules import AlertTrigger
+from remediator.core.rules import AlertTrigger, Rule
 from remediator.core.state import EpisodeState
 
 if TYPE_CHECKING:
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 
 def on_alert(engine: Engine, a: AlertEvent, now: float, out: list[Output]) -> None:
+    """Record a resolution, or trip the alert rules an episode matches (once per episode)."""
     if a.target not in engine.targets:
         return
     ep = engine.episodes.get(a.episode)
@@ -33,6 +34,7 @@ def on_alert(engine: Engine, a: AlertEvent, now: float, out: list[Output]) -> No
     ]
     if not rules:
         return
+    episode = f"alert episode {a.fingerprint}@{a.starts_at}"
     if ep is None:
         ep = engine.episodes[a.episode] = EpisodeState(target=a.target)
         acted = engine.last_action_at.get(a.target)
@@ -41,16 +43,13 @@ def on_alert(engine: Engine, a: AlertEvent, now: float, out: list[Output]) -> No
             ep.final = ep.duplicate_reported = True
             for rule in rules:
                 out.append(
-                    engine._decision(
+                    _duplicate(
+                        engine,
                         rule,
-                        a.target,
-                        "suppressed",
-                        "duplicate",
+                        a,
                         now,
-                        "alert",
-                        f"alert episode {a.fingerprint}@{a.starts_at} began before the "
-                        f"action at {acted:.0f} on {a.target}, which answers it",
-                        episode=a.episode,
+                        f"{episode} began before the action at {acted:.0f} on {a.target}, "
+                        "which answers it",
                     )
                 )
             return
@@ -59,34 +58,19 @@ def on_alert(engine: Engine, a: AlertEvent, now: float, out: list[Output]) -> No
         if ep.final or ep.resolved:
             if not ep.duplicate_reported:
                 ep.duplicate_reported = True
-                out.append(
-                    engine._decision(
-                        rule,
-                        a.target,
-                        "suppressed",
-                        "duplicate",
-                        now,
-                        "alert",
-                        f"alert episode {a.fingerprint}@{a.starts_at} already handled",
-                        episode=a.episode,
-                    )
-                )
+                out.append(_duplicate(engine, rule, a, now, f"{episode} already handled"))
             continue
         if st.pending_token is not None:
             # Another episode is being looked at for this rule and target right now:
             # whatever that decides answers this one too.
             ep.final = ep.duplicate_reported = True
             out.append(
-                engine._decision(
+                _duplicate(
+                    engine,
                     rule,
-                    a.target,
-                    "suppressed",
-                    "duplicate",
+                    a,
                     now,
-                    "alert",
-                    f"alert episode {a.fingerprint}@{a.starts_at} arrived while the look "
-                    f"before acting on {a.target} was under way",
-                    episode=a.episode,
+                    f"{episode} arrived while the look before acting on {a.target} was under way",
                 )
             )
             continue
@@ -95,3 +79,9 @@ def on_alert(engine: Engine, a: AlertEvent, now: float, out: list[Output]) -> No
         if st.first_failure_at is None:
             st.first_failure_at = a.at
         engine._evaluate(rule, a.target, st, "alert", now, out)
+
+
+def _duplicate(engine: Engine, rule: Rule, a: AlertEvent, now: float, detail: str) -> Decision:
+    return engine._decision(
+        rule, a.target, "suppressed", "duplicate", now, "alert", detail, episode=a.episode
+    )
