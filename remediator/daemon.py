@@ -170,19 +170,12 @@ class Daemon:
     def _make_client(
         self, config: Config, secrets: Secrets, *, single_attempt: bool = False
     ) -> CdssClient:
-        if single_attempt:  # readiness checks: one try, bounded by the timeout
-            return CdssClient(
-                credentials=Credentials(secrets.access_key, secrets.secret_key),
-                clock=self.clock,
-                site=config.ncp.site,
-                region=config.ncp.region,
-                endpoint=config.ncp.endpoint,
-                metrics=self.metrics,
-                read_timeout=config.ncp.timeout,
-                deadline=config.ncp.timeout + 5.0,
-                max_attempts=1,
-                pool_size=1,
-            )
+        # Readiness checks get one try bounded by the timeout; actions and reads, retries.
+        limits: dict[str, Any] = (
+            {"deadline": config.ncp.timeout + 5.0, "max_attempts": 1, "pool_size": 1}
+            if single_attempt
+            else {"deadline": max(30.0, 3 * config.ncp.timeout)}
+        )
         return CdssClient(
             credentials=Credentials(secrets.access_key, secrets.secret_key),
             clock=self.clock,
@@ -191,7 +184,7 @@ class Daemon:
             endpoint=config.ncp.endpoint,
             metrics=self.metrics,
             read_timeout=config.ncp.timeout,
-            deadline=max(30.0, 3 * config.ncp.timeout),
+            **limits,
         )
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -332,6 +325,7 @@ class Daemon:
             )
             self.intake.targets = engine.policy.targets
             self.intake.index = index_targets(engine.policy.targets)
+            # A replaced client is not closed: an in-flight action may still be using it.
             self.config, self.secrets, self.prober, self.client = new, secrets, prober, client
         self._declare()
         self._schedule(replace=True)

@@ -98,20 +98,14 @@ def parse_envelope(
     if isinstance(error, Mapping):
         code = normalize_code(error.get("errorCode")) or code
         message = _str_or_none(error.get("message")) or message
+        failure = f"HTTP {status} but the body carries error {code} ({message})"
+    elif code not in (None, "0"):
+        failure = f"the envelope reports failure: code {code} ({message or 'no message'})"
+    else:
+        failure = None
+    if failure is not None:
         raise NcpBadResponse(
-            f"CDSS {operation}: HTTP {status} but the body carries error {code} ({message})",
-            operation=operation,
-            status=status,
-            error_code=code,
-            sent="sent",
-            request_id=request_id,
-            idempotent=idempotent,
-            gateway_message=message,
-        )
-    if code not in (None, "0"):
-        raise NcpBadResponse(
-            f"CDSS {operation}: the envelope reports failure: "
-            f"code {code} ({message or 'no message'})",
+            f"CDSS {operation}: {failure}",
             operation=operation,
             status=status,
             error_code=code,
