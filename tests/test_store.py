@@ -8,9 +8,12 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from remediator.core.events import AlertEvent
 from remediator.core.state import PauseRecord
-from remediator.store.sqlite import SqliteLedger
+from remediator.store import sqlite as sqlite_store
+from remediator.store.sqlite import RESEND_WINDOW, SqliteLedger
 
 T0 = 1_800_000_000.0
 
@@ -140,3 +143,85 @@ def test_a_failed_group_commit_reaches_its_caller_and_the_next_one_works(tmp_pat
     else:
         raise AssertionError("labels that cannot be stored must fail the write")
     assert ledger.record_alerts([_alert("ok")], T0) == [True]
+
+
+def _on_disk(path: Path) -> dict[str, tuple[int, float, bool]]:
+    """fingerprint -> (receipts, last_seen, resolved), read by another connection."""
+    db = sqlite3.connect(path)
+    try:
+        rows = db.execute(
+            "SELECT fingerprint, receipts, last_seen, resolved_at IS NOT NULL FROM alert_episodes"
+        )
+        return {str(fp): (int(n), float(seen), bool(res)) for fp, n, seen, res in rows}
+    finally:
+        db.close()
+
+
+def test_resends_of_an_episode_on_disk_are_answered_without_a_write(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    ledger = SqliteLedger(path)
+    assert ledger.record_alerts([_alert("a"), _alert("b")], T0) == [True, True]
+    wal = (tmp_path / "s.db-wal").stat().st_size
+    for i in range(1, 50):
+        assert ledger.record_alerts([_alert("a"), _alert("b")], T0 + i) == [False, False]
+    assert (tmp_path / "s.db-wal").stat().st_size == wal, "re-sends wrote nothing"
+    assert _on_disk(path)["a"] == (1, T0, False)
+    # News is still written before the answer: a resolution, a new episode in the same request.
+    assert ledger.record_alerts([_alert("a", "resolved"), _alert("c"), _alert("b")], T0 + 50) == [
+        True,
+        True,
+        False,
+    ]
+    disk = _on_disk(path)
+    assert disk["a"] == (51, T0 + 50, True), "the resolution carried a's 49 counted re-sends"
+    assert disk["c"] == (1, T0 + 50, False)
+    assert ledger.record_alerts([_alert("a", "resolved"), _alert("a")], T0 + 51) == [False, False]
+    # A minute after the last write, a re-send is written again (last_seen stays current).
+    assert ledger.record_alerts([_alert("b")], T0 + RESEND_WINDOW + 1) == [False]
+    assert _on_disk(path)["b"] == (52, T0 + RESEND_WINDOW + 1, False)
+    # A clean close writes what was only counted: every receipt is on disk.
+    ledger.close()
+    disk = _on_disk(path)
+    assert (disk["a"][0], disk["b"][0], disk["c"][0]) == (53, 52, 1)
+    assert disk["a"][1] == T0 + 51
+
+
+def test_only_committed_episodes_answer_resends_from_memory(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    ledger = SqliteLedger(path)
+    bad = AlertEvent("orders", "CMAKDown", "firing", "fp", "s", T0, labels={"x": object()})  # type: ignore[dict-item]
+    try:
+        ledger.record_alerts([_alert("a"), bad], T0)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("labels that cannot be stored must fail the write")
+    assert _on_disk(path) == {}
+    # "a" was in the batch that rolled back: its next receipt is news, and written.
+    assert ledger.record_alerts([_alert("a")], T0 + 1) == [True]
+    assert _on_disk(path)["a"] == (1, T0 + 1, False)
+
+
+def test_a_reopened_ledger_knows_its_episodes_from_disk(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    ledger = SqliteLedger(path)
+    ledger.record_alerts([_alert("a"), _alert("b", "resolved")], T0)
+    ledger.close()
+    ledger = SqliteLedger(path)
+    assert ledger.record_alerts([_alert("a"), _alert("b", "resolved")], T0 + 1) == [False, False]
+    assert _on_disk(path)["a"][0] == 2, "a fresh process checks the disk, not an empty memory"
+    assert ledger.record_alerts([_alert("a"), _alert("b", "resolved")], T0 + 2) == [False, False]
+    assert _on_disk(path)["a"][0] == 2, "and then answers from memory"
+
+
+def test_forgotten_episodes_are_simply_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "KNOWN_EPISODES", 3)
+    path = tmp_path / "s.db"
+    ledger = SqliteLedger(path)
+    ledger.record_alerts([_alert(f"fp{i}") for i in range(5)], T0)
+    assert ledger.record_alerts([_alert("fp0"), _alert("fp4")], T0 + 1) == [False, False]
+    disk = _on_disk(path)
+    assert disk["fp0"][0] == 2, "the oldest was forgotten: written again"
+    assert disk["fp4"][0] == 1, "the newest is remembered: counted in memory"

@@ -62,6 +62,16 @@ CREATE TABLE IF NOT EXISTS pauses (
 );
 """
 _ALL = "*"
+# A re-send of an episode whose receipt is on disk changes nothing durable when it comes
+# within this long of the last written receipt: it is answered from memory and only counted
+# (the count joins the next write of the episode, or close()). So last_seen is exact to a
+# minute, well inside the week of episode memory it serves, and a storm of re-sends (each
+# Alertmanager notification carries its whole group) costs no fsync.
+RESEND_WINDOW = 60.0
+# Episodes remembered that way; past this, the least recently written are forgotten: their
+# next receipt is written again, and the re-sends counted since their last write (a
+# statistic, `receipts`) are lost.
+KNOWN_EPISODES = 100_000
 # A constant column list; the only thing ever formatted into SQL here.
 _COLUMNS = "rule, target, action, mode, intent_at, result, outcome_at, remediation"
 
@@ -77,6 +87,8 @@ class SqliteLedger:
         self._queue_lock = threading.Lock()
         self._queue: list[_Receipt] = []
         self._committing = False
+        self._known_lock = threading.Lock()
+        self._known: dict[tuple[str, str], _Known] = {}
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: the intent must be on disk before the signed call goes out.
@@ -182,13 +194,29 @@ class SqliteLedger:
         News is the first firing receipt of an episode, or its first resolved receipt;
         everything else is a re-send, a repeat, or a copy from another Alertmanager.
 
-        Group commit: concurrent webhook requests share one transaction and one fsync. The
-        first caller to find no commit under way commits everything queued until the queue
-        is empty; the others wait for theirs. Nobody returns before its alerts are on disk.
+        A re-send of an episode already on disk, with nothing new in it, is answered from the
+        committed state kept in memory (see RESEND_WINDOW). Everything else is written, in a
+        group commit: concurrent webhook requests share one transaction and one fsync. The
+        first caller to find no commit under way commits everything queued until the queue is
+        empty; the others wait for theirs. Nobody returns before its alerts are on disk.
         """
-        if not alerts:
-            return []
-        mine = _Receipt(alerts, at)
+        news = [False] * len(alerts)
+        todo: list[int] = []
+        with self._known_lock:
+            for i, a in enumerate(alerts):
+                known = self._known.get(a.episode)
+                if (
+                    known is not None
+                    and (known.resolved or a.status == "firing")
+                    and at - known.written < RESEND_WINDOW
+                ):
+                    known.unwritten += 1
+                    known.seen = max(known.seen, at)
+                else:
+                    todo.append(i)
+        if not todo:
+            return news
+        mine = _Receipt([alerts[i] for i in todo], at)
         with self._queue_lock:
             self._queue.append(mine)
             lead = not self._committing
@@ -198,7 +226,9 @@ class SqliteLedger:
         mine.done.wait()
         if mine.error is not None:
             raise mine.error
-        return mine.news
+        for i, new in zip(todo, mine.news, strict=True):
+            news[i] = new
+        return news
 
     def _commit_queued(self) -> None:
         while True:
@@ -221,23 +251,40 @@ class SqliteLedger:
                     receipt.done.set()
 
     def _commit_batch(self, batch: list[_Receipt]) -> None:
+        written: list[tuple[tuple[str, str], int, bool, float]] = []
+        with self._known_lock:  # re-sends answered from memory, folded into this write
+            unwritten = {
+                a.episode: known.unwritten
+                for receipt in batch
+                for a in receipt.alerts
+                if (known := self._known.get(a.episode)) is not None
+            }
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for receipt in batch:
-                    receipt.news = [self._record_alert(a, receipt.at) for a in receipt.alerts]
+                    for a in receipt.alerts:
+                        counted = unwritten.pop(a.episode, 0)
+                        new, resolved = self._record_alert(a, receipt.at, counted)
+                        receipt.news.append(new)
+                        written.append((a.episode, counted, resolved, receipt.at))
             except BaseException:
                 self._db.execute("ROLLBACK")
+                for receipt in batch:
+                    receipt.news.clear()
                 raise
             self._db.execute("COMMIT")
+        self._remember(written)
 
-    def _record_alert(self, a: AlertEvent, at: float) -> bool:
+    def _record_alert(self, a: AlertEvent, at: float, counted: int) -> tuple[bool, bool]:
+        """Upsert one receipt, and `counted` earlier ones: (news, resolved on disk)."""
         resolved = at if a.status == "resolved" else None
         receipts, resolved_at = self._db.execute(
             "INSERT INTO alert_episodes (fingerprint, starts_at, target, alertname, labels, "
             "starts_at_ts, first_seen, last_seen, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (fingerprint, starts_at) DO UPDATE SET last_seen = excluded.last_seen, "
-            "receipts = receipts + 1, resolved_at = COALESCE(resolved_at, excluded.resolved_at) "
+            "ON CONFLICT (fingerprint, starts_at) DO UPDATE SET "
+            "last_seen = MAX(last_seen, excluded.last_seen), receipts = receipts + 1 + ?, "
+            "resolved_at = COALESCE(resolved_at, excluded.resolved_at) "
             "RETURNING receipts, resolved_at",
             (
                 a.fingerprint,
@@ -249,11 +296,48 @@ class SqliteLedger:
                 at,
                 at,
                 resolved,
+                counted,
             ),
         ).fetchone()
         if a.status == "resolved":  # news: this receipt is the one that set resolved_at
-            return bool(resolved_at == at)
-        return bool(receipts == 1)
+            return resolved_at == at, True
+        return receipts == 1, resolved_at is not None
+
+    def _remember(self, written: list[tuple[tuple[str, str], int, bool, float]]) -> None:
+        """What is now on disk, for the re-sends to come."""
+        with self._known_lock:
+            for episode, counted, resolved, at in written:
+                known = self._known.pop(episode, None)  # re-inserted: the newest written last
+                if known is None:
+                    known = _Known(resolved, at, at)
+                else:
+                    known.resolved = known.resolved or resolved
+                    known.written = max(known.written, at)
+                    known.seen = max(known.seen, at)
+                    known.unwritten -= counted
+                self._known[episode] = known
+            while len(self._known) > KNOWN_EPISODES:
+                self._known.pop(next(iter(self._known)))
+
+    def _flush_unwritten(self) -> None:
+        """Write the re-sends counted only in memory (their receipts and last_seen)."""
+        with self._known_lock:
+            rows = [
+                (known.unwritten, known.seen, *episode)
+                for episode, known in self._known.items()
+                if known.unwritten
+            ]
+            for known in self._known.values():
+                known.unwritten = 0
+        if rows:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "UPDATE alert_episodes SET receipts = receipts + ?, "
+                    "last_seen = MAX(last_seen, ?) WHERE fingerprint = ? AND starts_at = ?",
+                    rows,
+                )
+                self._db.execute("COMMIT")
 
     def mark_episode_decided(self, fingerprint: str, starts_at: str, at: float) -> None:
         self._write(
@@ -341,6 +425,7 @@ class SqliteLedger:
         ]
 
     def close(self) -> None:
+        self._flush_unwritten()
         with self._lock:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
@@ -355,6 +440,16 @@ class _Receipt:
     news: list[bool] = field(default_factory=list)
     error: Exception | None = None
     done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _Known:
+    """An episode as it is on disk, for answering its re-sends without a write."""
+
+    resolved: bool
+    written: float  # the time of the last receipt written
+    seen: float  # the time of the last receipt
+    unwritten: int = 0  # re-sends since, answered from memory and not yet added to receipts
 
 
 def _record(r: tuple[object, ...]) -> ActionRecord:
