@@ -78,6 +78,10 @@ class Driver:
         self.event_listeners: list[Callable[[Event], None]] = []
         # Sees every event in the order the engine does (for `explain` recordings).
         self.recorder: Callable[[Event, float], object] | None = None
+        # Webhook alerts waiting for the engine, and whether a drain task is under way.
+        self._alerts_lock = threading.Lock()
+        self._alert_batches: list[list[AlertEvent]] = []
+        self._alerts_draining = False
 
     def rewire(
         self,
@@ -170,12 +174,38 @@ class Driver:
                 )
 
     def feed_alerts(self, alerts: list[AlertEvent]) -> None:
-        """Hand webhook alerts to the engine, off the request thread."""
-        self.executor.submit(self._guarded, self._feed_all, alerts)
+        """Hand webhook alerts to the engine, off the request thread.
 
-    def _feed_all(self, alerts: list[AlertEvent]) -> None:
-        for alert in alerts:
-            self.feed(alert)
+        One drain task at a time feeds every batch queued, in the order they came: under a
+        burst of requests, a request only appends its batch (no thread woken per request).
+        """
+        with self._alerts_lock:
+            self._alert_batches.append(alerts)
+            if self._alerts_draining:
+                return
+            self._alerts_draining = True
+        try:
+            self.executor.submit(self._drain_alerts)
+        except BaseException:
+            with self._alerts_lock:
+                self._alerts_draining = False
+            raise
+
+    def _drain_alerts(self) -> None:
+        try:
+            while True:
+                with self._alerts_lock:
+                    batches, self._alert_batches = self._alert_batches, []
+                    if not batches:
+                        self._alerts_draining = False
+                        return
+                for batch in batches:
+                    for alert in batch:
+                        self._guarded(self.feed, alert)
+        except BaseException:
+            with self._alerts_lock:  # the next batch starts a new drain
+                self._alerts_draining = False
+            raise
 
     # -- outputs -------------------------------------------------------------------------
 
@@ -294,7 +324,7 @@ class Driver:
 
     # -- slow work on the actions executor -----------------------------------------------
 
-    def _guarded(self, fn: Callable[..., None], *args: object) -> None:
+    def _guarded(self, fn: Callable[..., object], *args: object) -> None:
         try:
             fn(*args)
         except Exception:  # a bug must not kill the executor thread silently

@@ -17,6 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remediator.clock import FakeClock
+from remediator.core.decisions import Output
+from remediator.core.events import AlertEvent, Event
 from remediator.sandbox import Sandbox
 from remediator.webhook import parse_time
 from tests.harness import AK, ORDERS, SK, Harness
@@ -123,6 +125,38 @@ def test_a_firing_alert_is_recorded_then_acted_on_once(hook: Hook) -> None:
     assert hook.metric("remediator_webhook_requests_total", code="200") == 6
     dup = {"rule": "cmak-down-alert", "target": "orders", "outcome": "suppressed"}
     assert hook.metric("remediator_decisions_total", reason="duplicate", **dup) == 1
+
+
+def test_queued_alerts_reach_the_engine_in_order_through_one_drain(
+    hook: Hook, caplog: pytest.LogCaptureFixture
+) -> None:
+    driver = hook.h.daemon.driver
+    heard: list[str] = []
+    driver.event_listeners.append(
+        lambda e: heard.append(e.fingerprint) if isinstance(e, AlertEvent) else None
+    )
+    real_feed = driver.feed
+
+    def feed(event: Event) -> list[Output]:
+        if isinstance(event, AlertEvent) and event.fingerprint == "fp-bad":
+            raise RuntimeError("a bug in the engine")
+        return real_feed(event)
+
+    driver.feed = feed  # type: ignore[method-assign]
+    for fingerprints in (["fp-1", "fp-bad", "fp-2"], ["fp-3"], ["fp-4", "fp-5"]):
+        payload = with_cluster(FIRING, ORDERS, fingerprints[0])
+        payload["alerts"] = [with_cluster(FIRING, ORDERS, fp)["alerts"][0] for fp in fingerprints]
+        assert hook.post(payload).json()["mapped"] == len(fingerprints)
+    assert len(hook.h.executor._queue) == 1, "three requests, one drain task"
+    hook.h.executor.drain()
+    assert heard == ["fp-1", "fp-2", "fp-3", "fp-4", "fp-5"]
+    assert "internal error while carrying out a decision" in caplog.text
+    assert hook.calls() == 1, "fp-1 acted; the rest are held by the rule's guards"
+    # The drain is over: the next request starts a new one.
+    assert hook.post(with_cluster(FIRING, ORDERS, "fp-6")).status_code == 200
+    assert len(hook.h.executor._queue) == 1
+    hook.h.executor.drain()
+    assert heard[-1] == "fp-6"
 
 
 @pytest.mark.parametrize("token", [None, "wrong", TOKEN + "x", ""])
