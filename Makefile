@@ -32,6 +32,7 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/probes.py
+	$(BIN)/python bench/webhook.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info
