@@ -10,8 +10,8 @@ Everything listens on 127.0.0.1; the CDSS API is the sandbox, in this process. T
    v4 model, the label-to-target map, and the durable episode record before the 200 (a new
    episode is written: SQLite, WAL, synchronous=FULL, group commit; a re-send finds its
    episode on disk); the engine hears the alerts afterwards. Against it, in the same run and by
-   the same client (wrk: Debian's package, required), a bare app on the same waitress settings and threads
-   (remediator.server.HttpServer) that reads the body and answers 200. The daemon gets
+   the same client (wrk: Debian's package, required), a bare app on the same waitress settings
+   and threads (remediator.server.HttpServer) that reads the body and answers 200. The daemon gets
    Alertmanager's kind of traffic (`--episodes` episodes, re-sent again and again) and, as a
    second figure, the worst case: every request a new episode. After a warm-up of each, every
    round measures all three, rotating which goes first; the medians give the ratios. Goal:
