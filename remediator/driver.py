@@ -392,11 +392,8 @@ class Driver:
         self._fail_at("after_call")
         elapsed = self.clock.monotonic() - start
         self.metrics.action_duration.labels(action=a.action).observe(elapsed)
-        self.metrics.actions.labels(
-            target=a.target,
-            action=a.action,
-            result="failure" if outcome == "not_available" else outcome,
-        ).inc()
+        if outcome != "not_available":  # counted below, once the engine has said what next
+            self.metrics.actions.labels(target=a.target, action=a.action, result=outcome).inc()
         self.ledger.record_outcome(
             action_id, result=outcome, at=self.clock.now(), request_id=request_id, detail=detail
         )
@@ -418,7 +415,7 @@ class Driver:
             log.warning(f"action {a.action} not available: {detail}", extra=extra)
         else:
             log.error(f"action {a.action} failed: {detail}", extra=extra)
-        self.feed(
+        outputs = self.feed(
             ActionOutcome(
                 rule=a.rule,
                 target=a.target,
@@ -428,6 +425,14 @@ class Driver:
                 detail=detail,
             )
         )
+        if outcome == "not_available" and not any(
+            isinstance(out, Act) and out.fallback_of == a.action for out in outputs
+        ):
+            # Not available and nothing to fall back to: the remediation failed. With a
+            # fallback it goes on (restartCMAKService, withdrawn since 2026-09-17, on every
+            # CMAK incident): the 404 shows in remediator_ncp_requests_total, the log and the
+            # ledger, not as a failed action that would page someone each time.
+            self.metrics.actions.labels(target=a.target, action=a.action, result="failure").inc()
 
     def _reconcile(self, a: Act) -> None:
         """Read the cluster's status after an unknown outcome, to say what most likely happened."""

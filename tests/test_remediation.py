@@ -176,6 +176,41 @@ def test_withdrawn_restart_cmak_falls_back_once(
     assert "errorCode 300" in row.detail, "the ledger keeps the withdrawn first attempt"
     assert "fell back to restart_all_services" in row.detail
     assert row.record.remediation == "recovered"
+    # The remediation went on: no failed action to page anyone; the 404 is in the API counter.
+    actions = {"target": "orders"}
+    assert harness.metric("remediator_actions_total", action="restart_cmak", result="failure") == 0
+    assert (
+        harness.metric(
+            "remediator_actions_total", action="restart_all_services", result="success", **actions
+        )
+        == 1
+    )
+    assert (
+        harness.metric("remediator_ncp_requests_total", operation="restartCMAKService", code="404")
+        == 1
+    )
+
+
+def test_withdrawn_restart_cmak_without_a_fallback_is_a_failed_action(
+    tmp_path: Path, sb: Sandbox, fake_clock: FakeClock
+) -> None:
+    rule = CMAK_RULE.replace("    fallback_action: restart_all_services\n", "")
+    h = Harness(tmp_path, sb, fake_clock, rule)
+    try:
+        sb.break_tool(ORDERS, "down")
+        h.run(5 * 60)
+        assert h.actions(ORDERS) == ["restartCMAKService"]
+        assert (
+            h.metric(
+                "remediator_actions_total",
+                target="orders",
+                action="restart_cmak",
+                result="failure",
+            )
+            == 1
+        )
+    finally:
+        h.daemon.ledger.close()
 
 
 def test_apply_then_time_out_is_reconciled_not_resent(
