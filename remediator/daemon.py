@@ -24,6 +24,7 @@ from remediator.adminapi import routes as admin_routes
 from remediator.clock import Clock, SystemClock
 from remediator.config import Config, ConfigError, Secrets, load_config, resolve_secrets
 from remediator.configdiff import describe_changes
+from remediator.core.alerts import EPISODE_MEMORY, EPISODE_SWEEP
 from remediator.core.engine import Engine
 from remediator.core.events import Event, Tick
 from remediator.core.rules import AlertTrigger
@@ -50,8 +51,6 @@ log = logging.getLogger("remediator.daemon")
 TICK_SECONDS = 1.0
 # A signed read-only call per target this often, so that a broken action path shows early.
 READINESS_SECONDS = 60.0
-# How long a settled alert episode is remembered, so that a late re-send stays a duplicate.
-EPISODE_MEMORY = 7 * 86400.0
 
 
 def open_ledger(config: Config) -> Ledger:
@@ -95,6 +94,7 @@ class Daemon:
         self.secrets = resolve_secrets(config, environ=environ)
         self._stopping = threading.Event()
         self._ready = False
+        self._episodes_swept_at = -math.inf
         self.client = self._make_client(config, self.secrets)
         self.prober_session = make_probe_session(probe_pool_size(config))
         self.prober = Prober(self.prober_session, self.clock, self.secrets.by_ref)
@@ -426,6 +426,22 @@ class Daemon:
         self._update_gauges(now)
         if self.notifier.watchdog_interval is not None:
             self.notifier.send(WATCHDOG="1", STATUS=self._status_line())
+        if now >= self._episodes_swept_at + EPISODE_SWEEP:
+            self._episodes_swept_at = now
+            self._forget_episodes(now)
+
+    def _forget_episodes(self, now: float) -> None:
+        """The ledger forgets alert episodes as the engine does (see EPISODE_MEMORY)."""
+        try:
+            forgotten = self.ledger.forget_episodes(now - EPISODE_MEMORY)
+        except Exception:  # the tick goes on; the next sweep tries again
+            log.exception("could not forget old alert episodes", extra={"event": "ledger"})
+            return
+        if forgotten:
+            log.info(
+                f"forgot {forgotten} alert episode(s) not seen for {EPISODE_MEMORY / 86400:g} days",
+                extra={"event": "ledger", "forgotten": forgotten},
+            )
 
     def _update_gauges(self, now: float) -> None:
         with self.driver.lock:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from remediator.core.alerts import EPISODE_MEMORY, EPISODE_SWEEP
 from remediator.core.decisions import Act, BreakerChanged, CheckFirst, Decision, Output, Remediated
 from remediator.core.engine import Engine
 from remediator.core.events import (
@@ -446,11 +447,41 @@ def test_an_alert_that_began_before_the_last_action_is_answered_by_it() -> None:
 
 def test_decided_episodes_survive_a_restore() -> None:
     engine = Engine(policy(alert_rule()))
-    engine.restore([], decided_episodes=[("fp1", "s1", "orders")], now=T0)
+    engine.restore([], decided_episodes=[("fp1", "s1", "orders", T0)], now=T0)
     sim = Sim(engine)
     out = sim.feed(AlertEvent("orders", "CMAKDown", "firing", "fp1", "s1", T0))
     assert acts(out) == []
     assert [d.reason for d in decisions(out)] == ["duplicate"]
+
+
+def test_episodes_are_forgotten_a_week_after_their_last_receipt() -> None:
+    sim = Sim(Engine(policy(alert_rule(cooldown=60.0))))
+    assert len(acts(sim.feed(AlertEvent("orders", "CMAKDown", "firing", "a", "s", T0)))) == 1
+    sim.feed(AlertEvent("orders", "CMAKDown", "resolved", "r", "s", T0))
+    # "a" is re-sent every day (still firing, repeat_interval): a duplicate every time.
+    for day in range(1, 10):
+        sim.now = T0 + day * 86400
+        out = sim.feed(AlertEvent("orders", "CMAKDown", "firing", "a", "s", sim.now))
+        assert acts(out) == [], f"day {day}"
+    # "r" was last seen on day 0: gone after a week (and an hour, the sweep), "a" remembered.
+    sim.feed(Tick(sim.now))
+    assert set(sim.engine.episodes) == {("a", "s")}
+    assert ("r", "s") not in sim.engine.episodes
+    # Nothing of "a" for a week: forgotten, and a receipt after that is a new incident.
+    sim.now += EPISODE_MEMORY + EPISODE_SWEEP
+    sim.feed(Tick(sim.now))
+    assert sim.engine.episodes == {}
+    assert len(acts(sim.feed(AlertEvent("orders", "CMAKDown", "firing", "a", "s", sim.now)))) == 1
+
+
+def test_an_episode_awaiting_its_look_before_acting_is_never_forgotten() -> None:
+    engine = Engine(policy(alert_rule()))
+    out = engine.handle(AlertEvent("orders", "CMAKDown", "firing", "a", "s", T0), T0)
+    assert any(isinstance(o, CheckFirst) for o in out)  # the driver never answers
+    engine.handle(AlertEvent("orders", "CMAKDown", "resolved", "b", "s", T0), T0)
+    later = T0 + EPISODE_MEMORY + EPISODE_SWEEP + 1
+    engine.handle(Tick(later), later)
+    assert set(engine.episodes) == {("a", "s")}, "b forgotten, a still awaited"
 
 
 def test_manual_restart_goes_through_the_guards() -> None:

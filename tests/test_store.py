@@ -225,3 +225,19 @@ def test_forgotten_episodes_are_simply_written_again(
     disk = _on_disk(path)
     assert disk["fp0"][0] == 2, "the oldest was forgotten: written again"
     assert disk["fp4"][0] == 1, "the newest is remembered: counted in memory"
+
+
+def test_episodes_not_seen_for_a_while_are_forgotten(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    ledger = SqliteLedger(path)
+    ledger.record_alerts([_alert("old"), _alert("kept")], T0)
+    ledger.record_alerts([_alert("kept")], T0 + 30)  # answered from memory: last seen T0 + 30
+    assert ledger.forget_episodes(T0 + 10) == 1, "'kept' was seen after the cut"
+    assert set(_on_disk(path)) == {"kept"}
+    assert _on_disk(path)["kept"][:2] == (2, T0 + 30)
+    # A forgotten episode's next receipt is news again, and written.
+    assert ledger.record_alerts([_alert("old"), _alert("kept")], T0 + 40) == [True, False]
+    assert ledger.forget_episodes(T0 + 10) == 0
+    assert [e[:2] for e in ledger.settled_episodes(0)] == []
+    ledger.mark_episode_decided("kept", "s", T0 + 41)
+    assert ledger.settled_episodes(0) == [("kept", "s", "orders", T0 + 40)]

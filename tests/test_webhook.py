@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remediator.clock import FakeClock
+from remediator.core.alerts import EPISODE_MEMORY, EPISODE_SWEEP
 from remediator.core.decisions import Output
 from remediator.core.events import AlertEvent, Event
 from remediator.sandbox import Sandbox
@@ -217,6 +219,30 @@ def test_a_crash_after_the_200_acts_once_after_restart(hook: Hook) -> None:
     assert hook.post(FIRING).status_code == 200
     hook.h.executor.drain()
     assert hook.calls() == 1, "a decided episode stays decided across restarts"
+
+
+def test_a_long_running_daemon_forgets_episodes_after_a_week(
+    hook: Hook, fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon = hook.h.daemon
+    assert hook.post(FIRING).status_code == 200
+    hook.h.executor.drain()
+    assert hook.calls() == 1
+    daemon.tick()
+    assert len(daemon.engine.episodes) == 1
+    fake_clock.advance(EPISODE_MEMORY + EPISODE_SWEEP)
+    with caplog.at_level(logging.INFO, logger="remediator"):
+        daemon.tick()
+    assert daemon.engine.episodes == {}, "the engine forgot it"
+    assert daemon.ledger.settled_episodes(0) == [], "and so did the ledger"
+    assert "forgot 1 alert episode(s) not seen for 7 days" in caplog.text
+    # Still firing a week later (a silence expired, say): judged again, and the action of a
+    # week ago, after the alert began, still answers it.
+    with caplog.at_level(logging.INFO, logger="remediator"):
+        assert hook.post(FIRING).status_code == 200
+        hook.h.executor.drain()
+    assert hook.calls() == 1
+    assert "which answers it" in caplog.text
 
 
 def test_a_crash_after_the_200_then_resolved_never_acts(hook: Hook) -> None:

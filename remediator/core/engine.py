@@ -16,7 +16,7 @@ import math
 from collections import deque
 from collections.abc import Iterable
 
-from remediator.core.alerts import on_alert
+from remediator.core.alerts import forget_old_episodes, on_alert
 from remediator.core.decisions import (
     Act,
     BreakerChanged,
@@ -74,6 +74,7 @@ class Engine:
         self.all_paused_until: float | None = None
         self.all_pause_reason = ""
         self.episodes: dict[tuple[str, str], EpisodeState] = {}
+        self.episodes_swept_at = -math.inf
         self.last_action_at: dict[str, float] = {}
         self._manual: dict[str, Rule] = {}
         self._wake_at = -math.inf  # when `_expire` next has something to do
@@ -88,7 +89,7 @@ class Engine:
         *,
         breakers: Iterable[tuple[str, str]] = (),
         pauses: Iterable[PauseRecord] = (),
-        decided_episodes: Iterable[tuple[str, str, str]] = (),
+        decided_episodes: Iterable[tuple[str, str, str, float]] = (),
         now: float,
     ) -> None:
         """Rebuild memory from the ledger (see `core.restore.restore`)."""
@@ -111,6 +112,7 @@ class Engine:
         """Feed one event; returns the decisions taken and the work asked of the driver."""
         out: list[Output] = []
         expire(self, now, out)
+        forget_old_episodes(self, now)
         if isinstance(event, ProbeResult):
             self._on_probe(event, now, out)
         elif isinstance(event, AlertEvent):

@@ -21,7 +21,7 @@ def restore(
     *,
     breakers: Iterable[tuple[str, str]] = (),
     pauses: Iterable[PauseRecord] = (),
-    decided_episodes: Iterable[tuple[str, str, str]] = (),
+    decided_episodes: Iterable[tuple[str, str, str, float]] = (),
     now: float,
 ) -> None:
     """Rebuild cooldowns, budgets, breakers, pauses and unfinished work from the ledger.
@@ -63,8 +63,10 @@ def restore(
             st.breaker_open = True
     for p in pauses:
         engine._apply_pause(p.target, p.until, p.reason)
-    for fingerprint, starts_at, target in decided_episodes:
-        engine.episodes[(fingerprint, starts_at)] = EpisodeState(target=target, final=True)
+    for fingerprint, starts_at, target, last_seen in decided_episodes:
+        engine.episodes[(fingerprint, starts_at)] = EpisodeState(
+            target=target, final=True, last_seen=last_seen
+        )
 
 
 def adopt(engine: Engine, old: Engine) -> None:

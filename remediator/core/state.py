@@ -77,6 +77,7 @@ class EpisodeState:
     resolved: bool = False
     duplicate_reported: bool = False
     last_reason: str | None = None
+    last_seen: float = 0.0  # the last receipt; forgotten EPISODE_MEMORY after it
 
 
 @dataclass(frozen=True)

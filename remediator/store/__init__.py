@@ -82,8 +82,13 @@ class Ledger(Protocol):
         """Firing episodes seen since `since` but not yet settled (e.g. a crash after the 200)."""
         ...
 
-    def settled_episodes(self, since: float) -> list[tuple[str, str, str]]:
-        """(fingerprint, startsAt, target) of episodes settled or resolved, seen since `since`."""
+    def settled_episodes(self, since: float) -> list[tuple[str, str, str, float]]:
+        """(fingerprint, startsAt, target, last seen) of episodes settled or resolved, seen
+        since `since`."""
+        ...
+
+    def forget_episodes(self, before: float) -> int:
+        """Delete the episodes last seen before `before`; how many there were."""
         ...
 
     def actions_since(self, since: float) -> list[ActionRecord]:

@@ -367,13 +367,20 @@ class SqliteLedger:
             for r in rows
         ]
 
-    def settled_episodes(self, since: float) -> list[tuple[str, str, str]]:
+    def settled_episodes(self, since: float) -> list[tuple[str, str, str, float]]:
         rows = self._read(
-            "SELECT fingerprint, starts_at, target FROM alert_episodes "
+            "SELECT fingerprint, starts_at, target, last_seen FROM alert_episodes "
             "WHERE (decided_at IS NOT NULL OR resolved_at IS NOT NULL) AND last_seen >= ?",
             (since,),
         )
-        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+        return [(str(r[0]), str(r[1]), str(r[2]), float(str(r[3]))) for r in rows]
+
+    def forget_episodes(self, before: float) -> int:
+        self._flush_unwritten()  # so that last_seen is current for every episode
+        with self._known_lock:
+            for episode in [e for e, known in self._known.items() if known.seen < before]:
+                del self._known[episode]
+        return self._write("DELETE FROM alert_episodes WHERE last_seen < ?", (before,)).rowcount
 
     def actions_since(self, since: float) -> list[ActionRecord]:
         rows = self._read(
