@@ -12,8 +12,9 @@ import pytest
 
 from remediator.core.events import AlertEvent
 from remediator.core.state import PauseRecord
-from remediator.store import sqlite as sqlite_store
-from remediator.store.sqlite import RESEND_WINDOW, SqliteLedger
+from remediator.store import sql as sql_store
+from remediator.store.sql import RESEND_WINDOW
+from remediator.store.sqlite import SqliteLedger
 
 T0 = 1_800_000_000.0
 
@@ -217,7 +218,7 @@ def test_a_reopened_ledger_knows_its_episodes_from_disk(tmp_path: Path) -> None:
 def test_forgotten_episodes_are_simply_written_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_store, "KNOWN_EPISODES", 3)
+    monkeypatch.setattr(sql_store, "KNOWN_EPISODES", 3)
     path = tmp_path / "s.db"
     ledger = SqliteLedger(path)
     ledger.record_alerts([_alert(f"fp{i}") for i in range(5)], T0)
