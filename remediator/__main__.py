@@ -16,7 +16,7 @@ from remediator.config import (
     load_config,
     resolve_secrets,
 )
-from remediator.errors import RemediatorError
+from remediator.errors import LedgerUnavailable, RemediatorError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -62,12 +62,6 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if config.state.url is not None:
-        print(
-            "warning: state.url: the PostgreSQL ledger is not available in this version; "
-            "`remediator run` refuses it (use state.path)",
-            file=sys.stderr,
-        )
     print(f"OK: {len(config.targets)} targets, {len(config.rules)} rules")
     return EXIT_OK
 
@@ -86,6 +80,9 @@ def _run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
+    except LedgerUnavailable as exc:  # a database down or held: systemd may try again
+        print(f"remediator: cannot start: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except RemediatorError as exc:
         print(f"remediator: cannot start: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -53,13 +53,18 @@ TICK_SECONDS = 1.0
 READINESS_SECONDS = 60.0
 
 
-def open_ledger(config: Config) -> Ledger:
-    """The ledger the config names."""
+def open_ledger(config: Config, *, exclusive: bool = True) -> Ledger:
+    """The ledger the config names; `exclusive=False` reads a PostgreSQL ledger that a
+    running daemon holds (the operator's `status`)."""
     if config.state.url is not None:
-        raise RemediatorError(
-            f"{config.path}: state.url: the PostgreSQL ledger is not available in this "
-            "version; use state.path (SQLite)"
-        )
+        try:  # psycopg is the `postgres` extra: imported only when a config asks for it
+            from remediator.store.postgres import PostgresLedger  # noqa: PLC0415
+        except ImportError as exc:
+            raise RemediatorError(
+                f"{config.path}: state.url needs psycopg ({exc}): "
+                "pip install 'remediator[postgres]'"
+            ) from None
+        return PostgresLedger(config.state.url, exclusive=exclusive)
     assert config.state.path is not None
     return SqliteLedger(config.state.path)
 
@@ -84,6 +89,7 @@ class Daemon:
         dry_run: bool = False,
         executor: Executor | None = None,
         record_events: Path | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
@@ -98,7 +104,7 @@ class Daemon:
         self.client = self._make_client(config, self.secrets)
         self.prober_session = make_probe_session(probe_pool_size(config))
         self.prober = Prober(self.prober_session, self.clock, self.secrets.by_ref)
-        self.ledger = open_ledger(config)
+        self.ledger = ledger if ledger is not None else open_ledger(config)
         self.engine = Engine(config.policy())
         self.actions = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
         self.driver = Driver(

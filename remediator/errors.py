@@ -3,6 +3,8 @@
     RemediatorError
     ├── ConfigError          invalid configuration; carries every problem found
     ├── CredentialError      a secret reference cannot be resolved (never carries the secret)
+    ├── LedgerUnavailable    the PostgreSQL ledger cannot be reached (worth retrying)
+    │   └── LedgerBusy           another remediator holds it (one daemon per ledger)
     └── NcpError             a CDSS API call failed; carries status, errorCode, and `sent`
         ├── NcpBadRequest        400/100, 413/430         not retried
         ├── NcpAuthFailed        401/200                  not retried; names the clock skew
@@ -52,6 +54,14 @@ class ConfigError(RemediatorError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class LedgerUnavailable(RemediatorError):
+    """The ledger's database cannot be reached; starting again later may work."""
+
+
+class LedgerBusy(LedgerUnavailable):
+    """Another remediator holds the ledger: one daemon acts on a ledger at a time."""
 
 
 class CredentialError(RemediatorError):

@@ -20,6 +20,7 @@ from remediator import logs
 from remediator.config import Config, load_config, resolve_secrets
 from remediator.configmodel import DEFAULT_STATE_PATH
 from remediator.daemon import Daemon as Local
+from remediator.daemon import open_ledger
 from remediator.durations import parse_duration
 from remediator.errors import ConfigError, RemediatorError
 from remediator.executors import DeferredExecutor
@@ -102,12 +103,14 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
-def _offline(config: Config) -> Local:
-    """A daemon built but not started, on the ledger, with work carried out in this thread."""
+def _offline(config: Config, *, exclusive: bool = True) -> Local:
+    """A daemon built but not started, on the ledger, with work carried out in this thread
+    (`exclusive=False`: only to read, beside a daemon that holds a PostgreSQL ledger)."""
     path = Path(config.state.path or DEFAULT_STATE_PATH)
     if config.state.url is None and not path.parent.exists():
         raise RemediatorError(f"no ledger directory {path.parent} (has the daemon ever run?)")
-    local = Local(config, executor=DeferredExecutor())
+    ledger = open_ledger(config, exclusive=exclusive)
+    local = Local(config, executor=DeferredExecutor(), ledger=ledger)
     local.prepare()
     return local
 
@@ -117,7 +120,7 @@ def _status(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
         data = daemon.get("/api/v1/status")
         data["source"] = f"daemon at {daemon.base}"
     else:
-        local = _offline(config)
+        local = _offline(config, exclusive=False)
         try:
             data = local.status()
         finally:

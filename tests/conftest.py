@@ -12,6 +12,8 @@ import pytest
 from remediator.clock import FakeClock
 from remediator.sandbox import Sandbox
 
+pytest_plugins = ["tests.pg"]  # the `postgres` fixture: a real server for the session
+
 SANDBOX_ACCESS_KEY = "TEST-ACCESS-KEY"
 SANDBOX_SECRET_KEY = "test-secret-key"  # a test key, not a secret
 FAST_RESTART_DELAY = 0.5

@@ -16,12 +16,14 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 
 from remediator.clock import SystemClock
 from remediator.sandbox import Sandbox
 from tests.e2e import free_port, require_binary
+from tests.pg import Postgres
 
 AK, SK = "PROC-AK", "proc-sk"  # sandbox test keys, not secrets
 ORDERS = "1484848"
@@ -50,11 +52,13 @@ def sb() -> Iterator[Sandbox]:
 class Proc:
     """A `remediator run` subprocess on a generated config."""
 
-    def __init__(self, tmp: Path, sb: Sandbox) -> None:
+    def __init__(self, tmp: Path, sb: Sandbox, ledger_url: str = "") -> None:
         self.tmp = tmp
         self.port = free_port()
         self.db = tmp / "state.db"
-        (tmp / "rules").mkdir(exist_ok=True)
+        self.ledger_url = ledger_url
+        state = f'url: "{ledger_url}"' if ledger_url else f'path: "{self.db}"'
+        (tmp / "rules").mkdir(parents=True, exist_ok=True)
         (tmp / "rules" / "r.yaml").write_text(
             """
 rules:
@@ -70,7 +74,7 @@ rules:
             f"""
 ncp: {{endpoint: "{sb.url}", access_key: {{env: AK}}, secret_key: {{env: SK}}, timeout: 3s}}
 server: {{listen: "127.0.0.1:{self.port}"}}
-state: {{path: "{self.db}"}}
+state: {{{state}}}
 targets:
   - name: orders
     cluster_no: "{ORDERS}"
@@ -104,6 +108,12 @@ rules: [rules/*.yaml]
             return False
 
     def ledger_rows(self) -> list[tuple[object, ...]]:
+        if self.ledger_url:
+            with psycopg.connect(self.ledger_url) as conn:
+                try:
+                    return list(conn.execute("SELECT action, result, remediation FROM actions"))
+                except psycopg.errors.UndefinedTable:  # the daemon is still creating the schema
+                    return []
         if not self.db.exists():
             return []
         db = sqlite3.connect(self.db)
@@ -124,8 +134,12 @@ rules: [rules/*.yaml]
 
 
 @pytest.fixture
-def proc(tmp_path: Path, sb: Sandbox) -> Iterator[Proc]:
-    p = Proc(tmp_path, sb)
+def proc(tmp_path: Path, sb: Sandbox, request: pytest.FixtureRequest) -> Iterator[Proc]:
+    """A daemon on a SQLite ledger, or (parametrized indirectly) on a real PostgreSQL one."""
+    url = ""
+    if getattr(request, "param", "sqlite") == "postgres":
+        url = request.getfixturevalue("postgres").database()
+    p = Proc(tmp_path, sb, url)
     yield p
     p.stop()
 
@@ -166,6 +180,7 @@ def test_ready_notify_metrics_and_clean_sigterm(proc: Proc, tmp_path: Path) -> N
     assert '"message": "stopped"' in proc.output()
 
 
+@pytest.mark.parametrize("proc", ["sqlite", "postgres"], indirect=True)
 @pytest.mark.parametrize("point", ["after_intent", "during_call", "after_call"])
 def test_sigkill_during_a_remediation_never_repeats_the_action(
     proc: Proc, sb: Sandbox, point: str
@@ -226,3 +241,37 @@ def test_sighup_with_a_broken_config_keeps_running_then_a_good_one_applies(
     assert reload_success() == 1.0
     p.send_signal(signal.SIGTERM)
     assert p.wait(15) == 0
+
+
+def test_a_second_daemon_on_a_postgresql_ledger_refuses_to_start(
+    tmp_path: Path, sb: Sandbox, postgres: Postgres
+) -> None:
+    url = postgres.database()
+    first = Proc(tmp_path / "a", sb, url)
+    second = Proc(tmp_path / "b", sb, url)
+    try:
+        first.start()
+        wait_for(first.ready, 20, "the first daemon ready")
+        # Exit 1, not 2: a held or unreachable ledger is worth another try by systemd.
+        assert second.start().wait(20) == 1
+        assert "cannot start: ledger postgresql://" in second.output()
+        assert "is held by another remediator (remediator " in second.output()
+        assert first.ready(), "the first one goes on"
+        first.stop()  # SIGKILL: the session, and the hold, end with the process
+        second.start()
+        wait_for(second.ready, 20, "the second daemon, once the first is gone")
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_an_unreachable_postgresql_ledger_is_a_retryable_start_failure(
+    tmp_path: Path, sb: Sandbox
+) -> None:
+    proc = Proc(tmp_path, sb, f"postgresql://remediator@127.0.0.1:{free_port()}/remediator")
+    try:
+        assert proc.start().wait(30) == 1, "exit 1: systemd's Restart=on-failure tries again"
+        assert "cannot start: ledger postgresql://remediator@127.0.0.1:" in proc.output()
+        assert "cannot connect" in proc.output()
+    finally:
+        proc.stop()

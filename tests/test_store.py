@@ -1,25 +1,74 @@
-"""The SQLite ledger, on real files: what is written survives a reopen and a crash."""
+"""The ledger on real storage — a SQLite file and a real PostgreSQL — what is written survives
+a reopen and a crash; the alert machinery behaves the same on both."""
 
 from __future__ import annotations
 
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from remediator.core.events import AlertEvent
 from remediator.core.state import PauseRecord
+from remediator.errors import LedgerBusy
 from remediator.store import sql as sql_store
-from remediator.store.sql import RESEND_WINDOW
+from remediator.store.postgres import PostgresLedger
+from remediator.store.sql import RESEND_WINDOW, SqlLedger
 from remediator.store.sqlite import SqliteLedger
+from tests.pg import Postgres
 
 T0 = 1_800_000_000.0
 
 
-def intent(ledger: SqliteLedger, at: float, rule: str = "r", target: str = "orders") -> int:
+class Store:
+    """One ledger's storage in one backend: open ledgers on it, read its rows directly."""
+
+    def __init__(self, kind: str, tmp_path: Path, server: Postgres | None) -> None:
+        self.kind = kind
+        self.path = tmp_path / "s.db"
+        self.url = server.database() if server is not None else ""
+
+    def open(self) -> SqlLedger:
+        return SqliteLedger(self.path) if self.kind == "sqlite" else PostgresLedger(self.url)
+
+    def rows(self, sql: str) -> list[tuple[object, ...]]:
+        """A query on another connection, as another process would see the storage."""
+        if self.kind == "sqlite":
+            db = sqlite3.connect(self.path)
+            try:
+                return list(db.execute(sql))
+            finally:
+                db.close()
+        with psycopg.connect(self.url) as conn:
+            return list(conn.execute(sql))
+
+    def episodes(self) -> dict[str, tuple[int, float, bool]]:
+        """fingerprint -> (receipts, last_seen, resolved)."""
+        rows = self.rows(
+            "SELECT fingerprint, receipts, last_seen, resolved_at IS NOT NULL FROM alert_episodes"
+        )
+        return {str(fp): (int(str(n)), float(str(t)), bool(r)) for fp, n, t, r in rows}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    server = request.getfixturevalue("postgres") if request.param == "postgres" else None
+    return Store(request.param, tmp_path, server)
+
+
+@pytest.fixture
+def ledger(store: Store) -> Iterator[SqlLedger]:
+    opened = store.open()
+    yield opened
+    opened.close()
+
+
+def intent(ledger: SqlLedger, at: float, rule: str = "r", target: str = "orders") -> int:
     return ledger.record_intent(
         rule=rule,
         target=target,
@@ -31,9 +80,8 @@ def intent(ledger: SqliteLedger, at: float, rule: str = "r", target: str = "orde
     )
 
 
-def test_intent_outcome_remediation_round_trip(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    ledger = SqliteLedger(path)
+def test_intent_outcome_remediation_round_trip(store: Store) -> None:
+    ledger = store.open()
     first = intent(ledger, T0)
     ledger.record_outcome(first, result="success", at=T0 + 1, request_id="req-1", detail="")
     ledger.record_remediation(
@@ -42,7 +90,7 @@ def test_intent_outcome_remediation_round_trip(tmp_path: Path) -> None:
     second = intent(ledger, T0 + 1000)
     ledger.close()
 
-    reopened = SqliteLedger(path)
+    reopened = store.open()
     records = reopened.actions_since(T0 - 1)
     assert [(r.intent_at, r.result, r.remediation) for r in records] == [
         (T0, "success", "recovered"),
@@ -52,10 +100,10 @@ def test_intent_outcome_remediation_round_trip(tmp_path: Path) -> None:
     (newest, older) = reopened.recent_actions(2)
     assert (newest.id, older.id, older.request_id) == (second, first, "req-1")
     assert reopened.actions_since(T0 + 1) == records[1:]
+    reopened.close()
 
 
-def test_remediation_closes_only_the_latest_open_action(tmp_path: Path) -> None:
-    ledger = SqliteLedger(tmp_path / "s.db")
+def test_remediation_closes_only_the_latest_open_action(ledger: SqlLedger) -> None:
     intent(ledger, T0, target="orders")
     intent(ledger, T0 + 5, target="payments")
     ledger.record_remediation(
@@ -65,8 +113,7 @@ def test_remediation_closes_only_the_latest_open_action(tmp_path: Path) -> None:
     assert by_target == {"orders": "not_recovered", "payments": None}
 
 
-def test_breakers_and_pauses(tmp_path: Path) -> None:
-    ledger = SqliteLedger(tmp_path / "s.db")
+def test_breakers_and_pauses(ledger: SqlLedger) -> None:
     ledger.record_breaker(rule="r", target="orders", open=True, at=T0, detail="spent")
     ledger.record_breaker(rule="r", target="payments", open=True, at=T0, detail="spent")
     ledger.record_breaker(rule="r", target="payments", open=False, at=T0 + 1, detail="healthy")
@@ -84,41 +131,47 @@ def test_breakers_and_pauses(tmp_path: Path) -> None:
     assert ledger.active_pauses(T0 + 12) == []
 
 
-def test_an_intent_survives_sigkill(tmp_path: Path) -> None:
-    """The intent is committed before record_intent returns: a killed writer loses nothing."""
-    path = tmp_path / "state.db"
+def test_an_intent_survives_sigkill(store: Store) -> None:
+    """The intent is committed before record_intent returns: a killed writer loses nothing
+    (and, on PostgreSQL, its hold on the ledger goes with it)."""
     code = (
         "import os, signal, sys\n"
         "from remediator.store.sqlite import SqliteLedger\n"
-        "ledger = SqliteLedger(sys.argv[1])\n"
+        "from remediator.store.postgres import PostgresLedger\n"
+        "kind, where = sys.argv[1:]\n"
+        "ledger = SqliteLedger(where) if kind == 'sqlite' else PostgresLedger(where)\n"
         "ledger.record_intent(rule='r', target='orders', cluster_no='1', action='restart_cmak',"
         " mode='enforce', trigger='probe', at=1.0)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], check=False)
+    where = str(store.path) if store.kind == "sqlite" else store.url
+    proc = subprocess.run([sys.executable, "-c", code, store.kind, where], check=False)
     assert proc.returncode == -9
-    assert [r.intent_at for r in SqliteLedger(path).unfinished_actions()] == [1.0]
+    reopened = store.open()
+    assert [r.intent_at for r in reopened.unfinished_actions()] == [1.0]
+    reopened.close()
 
 
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version=99")
-    db.close()
-    try:
-        SqliteLedger(path)
-    except RuntimeError as exc:
-        assert "schema version 99" in str(exc)
+def test_newer_schema_is_refused(store: Store) -> None:
+    store.open().close()
+    if store.kind == "sqlite":
+        db = sqlite3.connect(store.path)
+        db.execute("PRAGMA user_version=99")
+        db.close()
     else:
-        raise AssertionError("a ledger from a newer version must not be opened")
+        with psycopg.connect(store.url) as conn:
+            conn.execute("UPDATE remediator_schema SET version = 99")
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        store.open()
 
 
 def _alert(fp: str, status: str = "firing") -> AlertEvent:
     return AlertEvent("orders", "CMAKDown", status, fp, "s", T0)  # type: ignore[arg-type]
 
 
-def test_alerts_concurrent_requests_share_commits_and_each_learns_its_news(tmp_path: Path) -> None:
-    ledger = SqliteLedger(tmp_path / "s.db")
+def test_alerts_concurrent_requests_share_commits_and_each_learns_its_news(
+    ledger: SqlLedger,
+) -> None:
     results: dict[int, list[bool]] = {}
 
     def send(i: int) -> None:
@@ -134,8 +187,9 @@ def test_alerts_concurrent_requests_share_commits_and_each_learns_its_news(tmp_p
     assert ledger.record_alerts([_alert("fp1")], T0 + 102) == [False]
 
 
-def test_a_failed_group_commit_reaches_its_caller_and_the_next_one_works(tmp_path: Path) -> None:
-    ledger = SqliteLedger(tmp_path / "s.db")
+def test_a_failed_group_commit_reaches_its_caller_and_the_next_one_works(
+    ledger: SqlLedger,
+) -> None:
     bad = AlertEvent("orders", "CMAKDown", "firing", "fp", "s", T0, labels={"x": object()})  # type: ignore[dict-item]
     try:
         ledger.record_alerts([bad], T0)
@@ -146,50 +200,39 @@ def test_a_failed_group_commit_reaches_its_caller_and_the_next_one_works(tmp_pat
     assert ledger.record_alerts([_alert("ok")], T0) == [True]
 
 
-def _on_disk(path: Path) -> dict[str, tuple[int, float, bool]]:
-    """fingerprint -> (receipts, last_seen, resolved), read by another connection."""
-    db = sqlite3.connect(path)
-    try:
-        rows = db.execute(
-            "SELECT fingerprint, receipts, last_seen, resolved_at IS NOT NULL FROM alert_episodes"
-        )
-        return {str(fp): (int(n), float(seen), bool(res)) for fp, n, seen, res in rows}
-    finally:
-        db.close()
-
-
-def test_resends_of_an_episode_on_disk_are_answered_without_a_write(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    ledger = SqliteLedger(path)
+def test_resends_of_an_episode_on_disk_are_answered_without_a_write(store: Store) -> None:
+    ledger = store.open()
     assert ledger.record_alerts([_alert("a"), _alert("b")], T0) == [True, True]
-    wal = (tmp_path / "s.db-wal").stat().st_size
+    wal = store.path.with_name("s.db-wal")
+    size = wal.stat().st_size if store.kind == "sqlite" else 0
     for i in range(1, 50):
         assert ledger.record_alerts([_alert("a"), _alert("b")], T0 + i) == [False, False]
-    assert (tmp_path / "s.db-wal").stat().st_size == wal, "re-sends wrote nothing"
-    assert _on_disk(path)["a"] == (1, T0, False)
+    if store.kind == "sqlite":
+        assert wal.stat().st_size == size, "re-sends wrote nothing"
+    assert store.episodes()["a"] == (1, T0, False)
     # News is still written before the answer: a resolution, a new episode in the same request.
     assert ledger.record_alerts([_alert("a", "resolved"), _alert("c"), _alert("b")], T0 + 50) == [
         True,
         True,
         False,
     ]
-    disk = _on_disk(path)
+    disk = store.episodes()
     assert disk["a"] == (51, T0 + 50, True), "the resolution carried a's 49 counted re-sends"
     assert disk["c"] == (1, T0 + 50, False)
     assert ledger.record_alerts([_alert("a", "resolved"), _alert("a")], T0 + 51) == [False, False]
     # A minute after the last write, a re-send is written again (last_seen stays current).
     assert ledger.record_alerts([_alert("b")], T0 + RESEND_WINDOW + 1) == [False]
-    assert _on_disk(path)["b"] == (52, T0 + RESEND_WINDOW + 1, False)
+    assert store.episodes()["b"] == (52, T0 + RESEND_WINDOW + 1, False)
     # A clean close writes what was only counted: every receipt is on disk.
     ledger.close()
-    disk = _on_disk(path)
+    disk = store.episodes()
     assert (disk["a"][0], disk["b"][0], disk["c"][0]) == (53, 52, 1)
     assert disk["a"][1] == T0 + 51
 
 
-def test_only_committed_episodes_answer_resends_from_memory(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    ledger = SqliteLedger(path)
+def test_only_committed_episodes_answer_resends_from_memory(
+    ledger: SqlLedger, store: Store
+) -> None:
     bad = AlertEvent("orders", "CMAKDown", "firing", "fp", "s", T0, labels={"x": object()})  # type: ignore[dict-item]
     try:
         ledger.record_alerts([_alert("a"), bad], T0)
@@ -197,48 +240,79 @@ def test_only_committed_episodes_answer_resends_from_memory(tmp_path: Path) -> N
         pass
     else:
         raise AssertionError("labels that cannot be stored must fail the write")
-    assert _on_disk(path) == {}
+    assert store.episodes() == {}
     # "a" was in the batch that rolled back: its next receipt is news, and written.
     assert ledger.record_alerts([_alert("a")], T0 + 1) == [True]
-    assert _on_disk(path)["a"] == (1, T0 + 1, False)
+    assert store.episodes()["a"] == (1, T0 + 1, False)
 
 
-def test_a_reopened_ledger_knows_its_episodes_from_disk(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    ledger = SqliteLedger(path)
+def test_a_reopened_ledger_knows_its_episodes_from_disk(store: Store) -> None:
+    ledger = store.open()
     ledger.record_alerts([_alert("a"), _alert("b", "resolved")], T0)
     ledger.close()
-    ledger = SqliteLedger(path)
+    ledger = store.open()
     assert ledger.record_alerts([_alert("a"), _alert("b", "resolved")], T0 + 1) == [False, False]
-    assert _on_disk(path)["a"][0] == 2, "a fresh process checks the disk, not an empty memory"
+    assert store.episodes()["a"][0] == 2, "a fresh process checks the disk, not an empty memory"
     assert ledger.record_alerts([_alert("a"), _alert("b", "resolved")], T0 + 2) == [False, False]
-    assert _on_disk(path)["a"][0] == 2, "and then answers from memory"
+    assert store.episodes()["a"][0] == 2, "and then answers from memory"
+    ledger.close()
 
 
 def test_forgotten_episodes_are_simply_written_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ledger: SqlLedger, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sql_store, "KNOWN_EPISODES", 3)
-    path = tmp_path / "s.db"
-    ledger = SqliteLedger(path)
     ledger.record_alerts([_alert(f"fp{i}") for i in range(5)], T0)
     assert ledger.record_alerts([_alert("fp0"), _alert("fp4")], T0 + 1) == [False, False]
-    disk = _on_disk(path)
+    disk = store.episodes()
     assert disk["fp0"][0] == 2, "the oldest was forgotten: written again"
     assert disk["fp4"][0] == 1, "the newest is remembered: counted in memory"
 
 
-def test_episodes_not_seen_for_a_while_are_forgotten(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    ledger = SqliteLedger(path)
+def test_episodes_not_seen_for_a_while_are_forgotten(ledger: SqlLedger, store: Store) -> None:
     ledger.record_alerts([_alert("old"), _alert("kept")], T0)
     ledger.record_alerts([_alert("kept")], T0 + 30)  # answered from memory: last seen T0 + 30
     assert ledger.forget_episodes(T0 + 10) == 1, "'kept' was seen after the cut"
-    assert set(_on_disk(path)) == {"kept"}
-    assert _on_disk(path)["kept"][:2] == (2, T0 + 30)
+    assert set(store.episodes()) == {"kept"}
+    assert store.episodes()["kept"][:2] == (2, T0 + 30)
     # A forgotten episode's next receipt is news again, and written.
     assert ledger.record_alerts([_alert("old"), _alert("kept")], T0 + 40) == [True, False]
     assert ledger.forget_episodes(T0 + 10) == 0
     assert [e[:2] for e in ledger.settled_episodes(0)] == []
     ledger.mark_episode_decided("kept", "s", T0 + 41)
     assert ledger.settled_episodes(0) == [("kept", "s", "orders", T0 + 40)]
+
+
+def test_one_daemon_at_a_time_on_a_postgresql_ledger(postgres: Postgres) -> None:
+    url = postgres.database()
+    first = PostgresLedger(url)
+    intent(first, T0)
+    with pytest.raises(LedgerBusy, match=r"held by another remediator \(remediator .* pid \d+"):
+        PostgresLedger(url)
+    reader = PostgresLedger(url, exclusive=False)  # the operator commands' status
+    assert [r.intent_at for r in reader.unfinished_actions()] == [T0]
+    reader.close()
+    first.close()
+    second = PostgresLedger(url)  # the lock went with the first one's session
+    assert [r.intent_at for r in second.unfinished_actions()] == [T0]
+    second.close()
+
+
+def test_a_lost_postgresql_connection_fails_a_write_then_comes_back(postgres: Postgres) -> None:
+    url = postgres.database()
+    ledger = PostgresLedger(url)
+    with psycopg.connect(postgres.url(), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name LIKE 'remediator %%' AND datname = %s",
+            (url.rsplit("/", 1)[1],),
+        )
+    # The write in flight learns it (the action it guards is not sent); the next one reconnects
+    # and takes the ledger again.
+    with pytest.raises(psycopg.OperationalError):
+        intent(ledger, T0)
+    assert intent(ledger, T0 + 1) > 0
+    assert [r.intent_at for r in ledger.unfinished_actions()] == [T0 + 1]
+    with pytest.raises(LedgerBusy):
+        PostgresLedger(url)
+    ledger.close()

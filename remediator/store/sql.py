@@ -65,6 +65,10 @@ class SqlLedger:
         """Roll it back."""
         self._execute("ROLLBACK")
 
+    def close(self) -> None:
+        """Write what is counted only in memory, and close the connection."""
+        raise NotImplementedError
+
     # -- shared --------------------------------------------------------------------------
 
     def _write(self, sql: str, params: Sequence[object]) -> tuple[list[Row], int]:
