@@ -16,9 +16,10 @@ import pytest
 from remediator.core.events import AlertEvent
 from remediator.core.state import PauseRecord
 from remediator.errors import LedgerBusy
-from remediator.store import sql as sql_store
+from remediator.store import receipts as receipts_store
 from remediator.store.postgres import PostgresLedger
-from remediator.store.sql import RESEND_WINDOW, SqlLedger
+from remediator.store.receipts import RESEND_WINDOW
+from remediator.store.sql import SqlLedger
 from remediator.store.sqlite import SqliteLedger
 from tests.pg import Postgres
 
@@ -261,7 +262,7 @@ def test_a_reopened_ledger_knows_its_episodes_from_disk(store: Store) -> None:
 def test_forgotten_episodes_are_simply_written_again(
     ledger: SqlLedger, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql_store, "KNOWN_EPISODES", 3)
+    monkeypatch.setattr(receipts_store, "KNOWN_EPISODES", 3)
     ledger.record_alerts([_alert(f"fp{i}") for i in range(5)], T0)
     assert ledger.record_alerts([_alert("fp0"), _alert("fp4")], T0 + 1) == [False, False]
     disk = store.episodes()

@@ -1,6 +1,7 @@
 """The ledger: the durable record of intents, outcomes, remediations, breakers and pauses.
 
-One interface (`Ledger`); `sql.py` holds its SQL, and each backend its connection: `sqlite.py`
+One interface (`Ledger`); `sql.py` holds its SQL, `receipts.py` the webhook alert receipts
+(group commit, re-sends answered from memory), and each backend its connection: `sqlite.py`
 (the embedded default) and `postgres.py` (`state.url`; one daemon per ledger).
 """
 

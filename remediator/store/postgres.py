@@ -20,7 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from remediator.errors import LedgerBusy, LedgerUnavailable
-from remediator.store.sql import SqlLedger, _Cursor
+from remediator.store.receipts import Cursor
+from remediator.store.sql import SqlLedger
 
 _SCHEMA_VERSION = 1
 # Advisory lock keys (below 2**31: pg_locks shows them in objid): "REMD" and "REMS".
@@ -169,12 +170,12 @@ class PostgresLedger(SqlLedger):
             self._db = self._connect()
         return self._db
 
-    def _execute(self, sql: str, params: Sequence[object] = ()) -> _Cursor:
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> Cursor:
         text = self._translated.get(sql)
         if text is None:
             # This module's SQL is SQLite's; PostgreSQL spells the two-argument MAX GREATEST.
             text = self._translated[sql] = sql.replace("?", "%s").replace("MAX(", "GREATEST(")
-        return cast(_Cursor, self._db.execute(text, tuple(params) or None))
+        return cast(Cursor, self._db.execute(text, tuple(params) or None))
 
     def _begin(self) -> None:
         self._ready().execute("BEGIN")

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from remediator.store.sql import SqlLedger, _Cursor
+from remediator.store.receipts import Cursor
+from remediator.store.sql import SqlLedger
 
 _SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -82,8 +83,8 @@ class SqliteLedger(SqlLedger):
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
 
-    def _execute(self, sql: str, params: Sequence[object] = ()) -> _Cursor:
-        return cast(_Cursor, self._db.execute(sql, tuple(params)))
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> Cursor:
+        return cast(Cursor, self._db.execute(sql, tuple(params)))
 
     def _begin(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
