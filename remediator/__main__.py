@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from remediator import __version__
 from remediator.config import (
@@ -17,6 +20,9 @@ from remediator.config import (
     resolve_secrets,
 )
 from remediator.errors import LedgerUnavailable, RemediatorError
+
+if TYPE_CHECKING:
+    from remediator.store import Ledger
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -73,9 +79,22 @@ def _run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_USAGE
+    if args.standby and config.state.url is None:
+        print(
+            "remediator run: --standby needs state.url (a PostgreSQL ledger the daemons share)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     logs.setup(args.log_level, json_lines=args.log_format == "json")
     try:
-        daemon = Daemon(config, dry_run=args.dry_run, record_events=args.record_events)
+        ledger = None
+        if args.standby:
+            ledger, config = _stand_by(args, config)
+            if ledger is None:
+                return EXIT_OK  # stopped while standing by
+        daemon = Daemon(
+            config, dry_run=args.dry_run, record_events=args.record_events, ledger=ledger
+        )
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -94,6 +113,32 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:  # the listener's address is taken, most often
         print(f"remediator: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _stand_by(args: argparse.Namespace, config: Config) -> tuple[Ledger | None, Config]:
+    """`run --standby`: wait for the ledger (see remediator.standby); with it, the config to
+    run, read again if SIGHUP came meanwhile."""
+    from remediator.clock import SystemClock
+    from remediator.notify import Notifier
+    from remediator.standby import wait_for_ledger
+
+    stop, hup = threading.Event(), threading.Event()
+
+    def on_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    def on_hup(_signum: int, _frame: FrameType | None) -> None:
+        hup.set()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hup)
+    ledger = wait_for_ledger(config, stop=stop, notifier=Notifier(), clock=SystemClock())
+    if ledger is not None and hup.is_set():
+        fresh = _load(args.config)  # an invalid one is reported, and the one read at start runs
+        if fresh is not None and fresh.state == config.state:
+            config = fresh
+    return ledger, config
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -234,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.jsonl",
         help="append every event the engine sees to FILE, for `remediator explain` "
         "(replays exactly from a daemon started on an empty ledger)",
+    )
+    p.add_argument(
+        "--standby",
+        action="store_true",
+        help="with a PostgreSQL ledger (state.url) that another daemon holds, stand by (healthy, "
+        "not ready) and take over when it lets go, instead of exiting 1",
     )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument(

@@ -127,6 +127,11 @@ class Metrics:
             "remediator_build_info", "remediator build information.", ["version"], registry=r
         )
         self.build_info.labels(version=__version__).set(1)
+        self.standby = Gauge(
+            "remediator_standby",
+            "1 while this process stands by for a PostgreSQL ledger another daemon holds.",
+            registry=r,
+        )
 
     def declare(self, targets: list[str], rule_targets: list[tuple[str, str]]) -> None:
         """Create the per-target and per-(rule, target) gauges at 0 so they exist from start-up."""

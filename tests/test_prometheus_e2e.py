@@ -78,6 +78,7 @@ PANELS_WITH_DATA = {
     "Alerts received by outcome",
     "Alerts truncated by Alertmanager",  # a label-less counter: 0 from start-up
     "Config reload",
+    "Active or standby",  # 0 (active) from start-up
     "Build info",
 }
 
