@@ -292,6 +292,8 @@ def test_one_daemon_at_a_time_on_a_postgresql_ledger(postgres: Postgres) -> None
         PostgresLedger(url)
     reader = PostgresLedger(url, exclusive=False)  # the operator commands' status
     assert [r.intent_at for r in reader.unfinished_actions()] == [T0]
+    # The server ends the holder's session within about a minute of its host vanishing.
+    assert [r[0] for r in first._read("SHOW tcp_keepalives_idle")] == ["30"]
     reader.close()
     first.close()
     second = PostgresLedger(url)  # the lock went with the first one's session

@@ -113,12 +113,24 @@ class PostgresLedger(SqlLedger):
                 autocommit=True,
                 connect_timeout=self._connect_timeout,
                 application_name=f"remediator {socket.gethostname()} pid {os.getpid()}"[:63],
-                # A dead server or network shows as an error, not as a thread blocked forever.
+                # A dead server or network shows as an error, not as a thread blocked forever;
+                # and the server's side of the session ends within about a minute of this
+                # host vanishing (its own default is the OS's, hours), which frees the ledger
+                # for a standby.
                 keepalives=1,
                 keepalives_idle=30,
                 keepalives_interval=10,
                 keepalives_count=3,
-                options="-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000",
+                options=" ".join(
+                    f"-c {setting}"
+                    for setting in (
+                        "statement_timeout=30000",
+                        "idle_in_transaction_session_timeout=60000",
+                        "tcp_keepalives_idle=30",
+                        "tcp_keepalives_interval=10",
+                        "tcp_keepalives_count=3",
+                    )
+                ),
             )
         except psycopg.Error as exc:
             raise LedgerUnavailable(f"ledger {redact(self.url)}: cannot connect: {exc}") from None
