@@ -95,6 +95,7 @@ ALERT_WITNESSES = {
     "RemediatorTargetStillDown": "remediator_target_up == 1",
     "RemediatorConfigReloadFailed": "remediator_config_last_reload_success == 1",
     "RemediatorWebhookRejectionsRising": 'remediator_webhook_requests_total{code="401"}',
+    "RemediatorNoActiveDaemon": "remediator_standby == 0",
 }
 
 
