@@ -148,6 +148,16 @@ def proc(tmp_path: Path, sb: Sandbox, request: pytest.FixtureRequest) -> Iterato
     p.stop()
 
 
+@pytest.fixture
+def pair(tmp_path: Path, sb: Sandbox, postgres: Postgres) -> Iterator[tuple[Proc, Proc]]:
+    """Two daemons (not started) on one PostgreSQL ledger; both killed at the end."""
+    url = postgres.database()
+    first, second = Proc(tmp_path / "a", sb, url), Proc(tmp_path / "b", sb, url)
+    yield first, second
+    first.stop()
+    second.stop()
+
+
 def test_ready_notify_metrics_and_clean_sigterm(proc: Proc, tmp_path: Path) -> None:
     notify_path = str(tmp_path / "notify.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
@@ -247,26 +257,18 @@ def test_sighup_with_a_broken_config_keeps_running_then_a_good_one_applies(
     assert p.wait(15) == 0
 
 
-def test_a_second_daemon_on_a_postgresql_ledger_refuses_to_start(
-    tmp_path: Path, sb: Sandbox, postgres: Postgres
-) -> None:
-    url = postgres.database()
-    first = Proc(tmp_path / "a", sb, url)
-    second = Proc(tmp_path / "b", sb, url)
-    try:
-        first.start()
-        wait_for(first.ready, 20, "the first daemon ready")
-        # Exit 1, not 2: a held or unreachable ledger is worth another try by systemd.
-        assert second.start().wait(20) == 1
-        assert "cannot start: ledger postgresql://" in second.output()
-        assert "is held by another remediator (remediator " in second.output()
-        assert first.ready(), "the first one goes on"
-        first.stop()  # SIGKILL: the session, and the hold, end with the process
-        second.start()
-        wait_for(second.ready, 20, "the second daemon, once the first is gone")
-    finally:
-        first.stop()
-        second.stop()
+def test_a_second_daemon_on_a_postgresql_ledger_refuses_to_start(pair: tuple[Proc, Proc]) -> None:
+    first, second = pair
+    first.start()
+    wait_for(first.ready, 20, "the first daemon ready")
+    # Exit 1, not 2: a held or unreachable ledger is worth another try by systemd.
+    assert second.start().wait(20) == 1
+    assert "cannot start: ledger postgresql://" in second.output()
+    assert "is held by another remediator (remediator " in second.output()
+    assert first.ready(), "the first one goes on"
+    first.stop()  # SIGKILL: the session, and the hold, end with the process
+    second.start()
+    wait_for(second.ready, 20, "the second daemon, once the first is gone")
 
 
 def test_an_unreachable_postgresql_ledger_is_a_retryable_start_failure(
@@ -282,68 +284,54 @@ def test_an_unreachable_postgresql_ledger_is_a_retryable_start_failure(
 
 
 def test_a_standby_takes_over_the_postgresql_ledger_when_the_active_daemon_dies(
-    tmp_path: Path, sb: Sandbox, postgres: Postgres
+    pair: tuple[Proc, Proc], sb: Sandbox, tmp_path: Path
 ) -> None:
-    url = postgres.database()
-    active, standby = Proc(tmp_path / "a", sb, url), Proc(tmp_path / "b", sb, url)
+    active, standby = pair
     notify_path = str(tmp_path / "notify.sock")
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
-            notify.bind(notify_path)
-            notify.settimeout(20)
-            active.start()
-            wait_for(active.ready, 20, "the active daemon ready")
-            standby.start("--standby", NOTIFY_SOCKET=notify_path, WATCHDOG_USEC="2000000")
-            message = notify.recv(4096).decode().splitlines()
-            assert "READY=1" in message, "systemd sees the standby up"
-            assert any(m.startswith("STATUS=standby: ledger postgresql://") for m in message)
-            assert notify.recv(4096).decode() == "WATCHDOG=1", "and petting its watchdog"
-        health = requests.get(standby.url("/-/healthy"), timeout=2)
-        assert health.status_code == 200
-        assert requests.get(standby.url("/-/ready"), timeout=2).status_code == 503
-        text = requests.get(standby.url("/metrics"), timeout=2).text
-        assert "remediator_standby 1.0" in text
-        hook = requests.post(standby.url("/api/v1/alerts/alertmanager"), json={}, timeout=2)
-        assert (hook.status_code, hook.headers["Retry-After"]) == (503, "5")
-        assert "standing by: ledger postgresql://" in standby.output()
-        assert active.ready(), "the active daemon goes on"
-
-        # The active daemon dies, broken CMAK and all: the standby takes over and acts, once.
-        sb.break_tool(ORDERS, "down")
-        active.stop()  # SIGKILL
-        wait_for(standby.ready, 30, "the standby to take over")
-        assert "taking over the ledger after" in standby.output()
-        wait_for(lambda: len(sb.action_calls(ORDERS)) == 1, 30, "the new active daemon to act")
-        wait_for(
-            lambda: [r[2] for r in standby.ledger_rows()] == ["recovered"], 30, "its verification"
-        )
-        assert len(sb.action_calls(ORDERS)) == 1, "one action for the incident, not one per daemon"
-        text = requests.get(standby.url("/metrics"), timeout=2).text
-        assert "remediator_standby 0.0" in text
-        assert standby.proc is not None
-        standby.proc.send_signal(signal.SIGTERM)
-        assert standby.proc.wait(15) == 0
-    finally:
-        active.stop()
-        standby.stop()
-
-
-def test_a_standby_stops_cleanly_while_waiting(
-    tmp_path: Path, sb: Sandbox, postgres: Postgres
-) -> None:
-    url = postgres.database()
-    active, standby = Proc(tmp_path / "a", sb, url), Proc(tmp_path / "b", sb, url)
-    try:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(notify_path)
+        notify.settimeout(20)
         active.start()
         wait_for(active.ready, 20, "the active daemon ready")
-        p = standby.start("--standby")
-        wait_for(lambda: "standing by" in standby.output(), 20, "the standby")
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(10) == 0
-        assert active.ready()
-    finally:
-        active.stop()
-        standby.stop()
+        standby.start("--standby", NOTIFY_SOCKET=notify_path, WATCHDOG_USEC="2000000")
+        message = notify.recv(4096).decode().splitlines()
+        assert "READY=1" in message, "systemd sees the standby up"
+        assert any(m.startswith("STATUS=standby: ledger postgresql://") for m in message)
+        assert notify.recv(4096).decode() == "WATCHDOG=1", "and petting its watchdog"
+    health = requests.get(standby.url("/-/healthy"), timeout=2)
+    assert health.status_code == 200
+    assert requests.get(standby.url("/-/ready"), timeout=2).status_code == 503
+    text = requests.get(standby.url("/metrics"), timeout=2).text
+    assert "remediator_standby 1.0" in text
+    hook = requests.post(standby.url("/api/v1/alerts/alertmanager"), json={}, timeout=2)
+    assert (hook.status_code, hook.headers["Retry-After"]) == (503, "5")
+    assert "standing by: ledger postgresql://" in standby.output()
+    assert active.ready(), "the active daemon goes on"
+
+    # The active daemon dies, broken CMAK and all: the standby takes over and acts, once.
+    sb.break_tool(ORDERS, "down")
+    active.stop()  # SIGKILL
+    wait_for(standby.ready, 30, "the standby to take over")
+    assert "taking over the ledger after" in standby.output()
+    wait_for(lambda: len(sb.action_calls(ORDERS)) == 1, 30, "the new active daemon to act")
+    wait_for(lambda: [r[2] for r in standby.ledger_rows()] == ["recovered"], 30, "its verification")
+    assert len(sb.action_calls(ORDERS)) == 1, "one action for the incident, not one per daemon"
+    text = requests.get(standby.url("/metrics"), timeout=2).text
+    assert "remediator_standby 0.0" in text
+    assert standby.proc is not None
+    standby.proc.send_signal(signal.SIGTERM)
+    assert standby.proc.wait(15) == 0
+
+
+def test_a_standby_stops_cleanly_while_waiting(pair: tuple[Proc, Proc]) -> None:
+    active, standby = pair
+    active.start()
+    wait_for(active.ready, 20, "the active daemon ready")
+    p = standby.start("--standby")
+    wait_for(lambda: "standing by" in standby.output(), 20, "the standby")
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(10) == 0
+    assert active.ready()
 
 
 def test_standby_needs_a_postgresql_ledger(proc: Proc) -> None:

@@ -18,6 +18,56 @@ from remediator.core.state import ActionRecord, PauseRecord
 from remediator.store import LedgerAction
 from remediator.store.receipts import AlertReceipts, Row
 
+# The tables, in SQLite's words; PostgreSQL's (postgres.py) differ in the id column and in
+# spelling REAL as DOUBLE PRECISION.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS actions (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    rule        TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    cluster_no  TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    mode        TEXT NOT NULL,
+    trigger     TEXT NOT NULL,
+    intent_at   REAL NOT NULL,
+    result      TEXT,
+    outcome_at  REAL,
+    request_id  TEXT,
+    remediation TEXT,
+    verified_at REAL,
+    detail      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS actions_intent ON actions (intent_at);
+CREATE INDEX IF NOT EXISTS actions_open ON actions (rule, target, remediation);
+CREATE TABLE IF NOT EXISTS breakers (
+    rule   TEXT NOT NULL,
+    target TEXT NOT NULL,
+    open   INTEGER NOT NULL,
+    at     REAL NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (rule, target)
+);
+CREATE TABLE IF NOT EXISTS alert_episodes (
+    fingerprint  TEXT NOT NULL,
+    starts_at    TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    alertname    TEXT NOT NULL,
+    labels       TEXT NOT NULL,
+    starts_at_ts REAL,
+    first_seen   REAL NOT NULL,
+    last_seen    REAL NOT NULL,
+    receipts     INTEGER NOT NULL DEFAULT 1,
+    resolved_at  REAL,
+    decided_at   REAL,
+    PRIMARY KEY (fingerprint, starts_at)
+);
+CREATE TABLE IF NOT EXISTS pauses (
+    target TEXT NOT NULL PRIMARY KEY,  -- '*' pauses every target
+    until  REAL NOT NULL,
+    reason TEXT NOT NULL,
+    at     REAL NOT NULL
+);
+"""
 _ALL = "*"
 # A constant column list; the only thing ever formatted into SQL here.
 _COLUMNS = "rule, target, action, mode, intent_at, result, outcome_at, remediation"

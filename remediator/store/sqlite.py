@@ -8,57 +8,9 @@ from pathlib import Path
 from typing import cast
 
 from remediator.store.receipts import Cursor
-from remediator.store.sql import SqlLedger
+from remediator.store.sql import SCHEMA, SqlLedger
 
 _SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS actions (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    rule        TEXT NOT NULL,
-    target      TEXT NOT NULL,
-    cluster_no  TEXT NOT NULL,
-    action      TEXT NOT NULL,
-    mode        TEXT NOT NULL,
-    trigger     TEXT NOT NULL,
-    intent_at   REAL NOT NULL,
-    result      TEXT,
-    outcome_at  REAL,
-    request_id  TEXT,
-    remediation TEXT,
-    verified_at REAL,
-    detail      TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS actions_intent ON actions (intent_at);
-CREATE INDEX IF NOT EXISTS actions_open ON actions (rule, target, remediation);
-CREATE TABLE IF NOT EXISTS breakers (
-    rule   TEXT NOT NULL,
-    target TEXT NOT NULL,
-    open   INTEGER NOT NULL,
-    at     REAL NOT NULL,
-    detail TEXT NOT NULL,
-    PRIMARY KEY (rule, target)
-);
-CREATE TABLE IF NOT EXISTS alert_episodes (
-    fingerprint  TEXT NOT NULL,
-    starts_at    TEXT NOT NULL,
-    target       TEXT NOT NULL,
-    alertname    TEXT NOT NULL,
-    labels       TEXT NOT NULL,
-    starts_at_ts REAL,
-    first_seen   REAL NOT NULL,
-    last_seen    REAL NOT NULL,
-    receipts     INTEGER NOT NULL DEFAULT 1,
-    resolved_at  REAL,
-    decided_at   REAL,
-    PRIMARY KEY (fingerprint, starts_at)
-);
-CREATE TABLE IF NOT EXISTS pauses (
-    target TEXT NOT NULL PRIMARY KEY,  -- '*' pauses every target
-    until  REAL NOT NULL,
-    reason TEXT NOT NULL,
-    at     REAL NOT NULL
-);
-"""
 
 
 class SqliteLedger(SqlLedger):
@@ -80,7 +32,7 @@ class SqliteLedger(SqlLedger):
                 f"ledger {self.path} has schema version {version}; this remediator knows "
                 f"{_SCHEMA_VERSION} (downgrade not supported)"
             )
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
         self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> Cursor:
