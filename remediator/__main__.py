@@ -68,6 +68,16 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if config.state.url is not None:
+        try:  # what `run` will need for it (the `postgres` extra)
+            import psycopg  # noqa: F401
+        except ImportError as exc:
+            print(
+                f"{config.path}: state.url: needs psycopg ({exc}): "
+                "pip install 'remediator[postgres]'",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     print(f"OK: {len(config.targets)} targets, {len(config.rules)} rules")
     return EXIT_OK
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -537,6 +538,18 @@ def test_check_prints_warnings_and_exits_0(capsys: pytest.CaptureFixture[str]) -
         "warning: rules/cmak.yaml:6: rules[0].action: NCP withdrew restartCMAKService on "
         "2026-09-17; add fallback_action: restart_all_services\n"
     )
+
+
+def test_check_a_postgresql_ledger_needs_psycopg(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(Path.cwd(), MAIN + "state: {url: 'postgresql://remediator@db.internal/remediator'}\n")
+    assert main(["check", "-c", "remediator.yaml", "--no-secrets"]) == 0
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as without the `postgres` extra
+    assert main(["check", "-c", "remediator.yaml", "--no-secrets"]) == 2
+    err = capsys.readouterr().err
+    assert "remediator.yaml: state.url: needs psycopg" in err
+    assert "pip install 'remediator[postgres]'" in err
 
 
 def test_check_problems_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
