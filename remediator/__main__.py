@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -145,8 +146,20 @@ def _stand_by(args: argparse.Namespace, config: Config) -> tuple[Ledger | None, 
     signal.signal(signal.SIGHUP, on_hup)
     ledger = wait_for_ledger(config, stop=stop, notifier=Notifier(), clock=SystemClock())
     if ledger is not None and hup.is_set():
-        fresh = _load(args.config)  # an invalid one is reported, and the one read at start runs
-        if fresh is not None and fresh.state == config.state:
+        log = logging.getLogger("remediator.daemon")
+        fresh = _load(args.config)  # an invalid one is reported on stderr
+        if fresh is None:
+            log.error(
+                "SIGHUP while standing by: the new configuration is invalid; "
+                "running the one read at start"
+            )
+        elif fresh.state != config.state:
+            log.error(
+                "SIGHUP while standing by: the new configuration names another ledger; "
+                "running the one read at start"
+            )
+        else:
+            log.info("SIGHUP while standing by: running the configuration as it is now")
             config = fresh
     return ledger, config
 

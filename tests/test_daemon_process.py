@@ -334,6 +334,22 @@ def test_a_standby_stops_cleanly_while_waiting(pair: tuple[Proc, Proc]) -> None:
     assert active.ready()
 
 
+def test_a_standby_runs_the_configuration_it_was_told_to_reread(pair: tuple[Proc, Proc]) -> None:
+    active, standby = pair
+    active.start()
+    wait_for(active.ready, 20, "the active daemon ready")
+    p = standby.start("--standby")
+    wait_for(lambda: "standing by" in standby.output(), 20, "the standby")
+    config = standby.tmp / "remediator.yaml"
+    config.write_text(config.read_text().replace("name: payments", "name: billing"))
+    p.send_signal(signal.SIGHUP)  # e.g. systemctl reload, while standing by: not fatal
+    active.stop()
+    wait_for(standby.ready, 30, "the standby to take over")
+    assert "SIGHUP while standing by: running the configuration as it is now" in standby.output()
+    status = requests.get(standby.url("/api/v1/status"), timeout=2).json()
+    assert [t["name"] for t in status["targets"]] == ["orders", "billing"]
+
+
 def test_standby_needs_a_postgresql_ledger(proc: Proc) -> None:
     assert proc.start("--standby").wait(20) == 2
     assert "--standby needs state.url" in proc.output()
