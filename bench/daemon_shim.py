@@ -24,9 +24,9 @@ from apscheduler.events import (
     EVENT_JOB_SUBMITTED,
 )
 
-from remediator.__main__ import main
+from remediator.cli import main
 from remediator.clock import SystemClock
-from remediator.daemon import Daemon
+from remediator.runtime.daemon import Daemon
 
 CLOCK = SystemClock()
 MASK = (

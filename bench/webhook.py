@@ -11,11 +11,11 @@ Everything listens on 127.0.0.1; the CDSS API is the sandbox, in this process. T
    episode is written: SQLite, WAL, synchronous=FULL, group commit; a re-send finds its
    episode on disk); the engine hears the alerts afterwards. Against it, in the same run and by
    the same client (wrk: Debian's package, required), a bare app on the same waitress settings
-   and threads (remediator.server.HttpServer) that reads the body and answers 200. The daemon gets
-   Alertmanager's kind of traffic (`--episodes` episodes, re-sent again and again) and, as a
-   second figure, the worst case: every request a new episode. After a warm-up of each, every
-   round measures all three, rotating which goes first; the medians give the ratios. Goal:
-   daemon (Alertmanager's traffic) / bare >= 0.5.
+   and threads (remediator.http.server.HttpServer) that reads the body and answers 200. The
+   daemon gets Alertmanager's kind of traffic (`--episodes` episodes, re-sent again and again)
+   and, as a second figure, the worst case: every request a new episode. After a warm-up of
+   each, every round measures all three, rotating which goes first; the medians give the
+   ratios. Goal: daemon (Alertmanager's traffic) / bare >= 0.5.
 2. Alert storm. A fresh daemon with an alert rule (CMAKDown -> restart_cmak) on `--clusters`
    targets gets `--clusters` payloads of `--alerts` alerts each (one group per cluster, as
    `group_by: [alertname, cluster_no]` makes them), all sent at once. Goals: at most one action
@@ -76,10 +76,10 @@ from common import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from remediator import __version__
-from remediator.intake import PATH
+from remediator.http.intake import PATH
+from remediator.http.server import Environ, HttpServer, StartResponse
 from remediator.sandbox import Sandbox
 from remediator.sandbox.state import ClusterSpec
-from remediator.server import Environ, HttpServer, StartResponse
 
 AK, SK = "BENCH-AK", "bench-sk"  # sandbox keys, not secrets
 TOKEN = "bench-webhook-token-0123456789abcdef"  # a bench token, not a secret

@@ -7,9 +7,9 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from remediator.clock import FakeClock
-from remediator.config import load_config
-from remediator.daemon import Daemon
-from remediator.executors import DeferredExecutor
+from remediator.config.loader import load_config
+from remediator.runtime.daemon import Daemon
+from remediator.runtime.executors import DeferredExecutor
 from remediator.sandbox import Sandbox
 
 AK, SK = "HARNESS-AK", "harness-sk"  # sandbox test keys, not secrets

@@ -21,9 +21,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from remediator.clock import SystemClock
-from remediator.intake import PATH
+from remediator.http.intake import PATH
 from remediator.sandbox import Sandbox
-from remediator.webhook import parse_time
+from remediator.timetext import parse_time
 from tests.e2e import free_port, require_binary
 
 pytestmark = pytest.mark.e2e

@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from remediator.__main__ import main
-from remediator.config import Config, load_config, resolve_secrets
+from remediator.cli import main
+from remediator.config.loader import Config, load_config, resolve_secrets
 from remediator.core import rules as core
-from remediator.durations import format_duration, parse_duration
 from remediator.errors import ConfigError
 from remediator.secrets import SecretRef
+from remediator.timetext import format_duration, parse_duration
 
 REPO = Path(__file__).resolve().parent.parent
 

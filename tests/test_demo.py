@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.config import load_config, resolve_secrets
+from remediator.config.loader import load_config, resolve_secrets
 from remediator.demo import bundle
 
 CMAK_404 = (

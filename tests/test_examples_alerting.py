@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from remediator.config import load_config
-from remediator.intake import PATH
-from remediator.webhook import TARGET_LABELS
+from remediator.config.loader import load_config
+from remediator.http.alertmanager import TARGET_LABELS
+from remediator.http.intake import PATH
 from tests.e2e import require_binary
 
 ROOT = Path(__file__).resolve().parent.parent

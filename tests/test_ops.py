@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.__main__ import main
+from remediator.cli import main
 from remediator.clock import FakeClock
 from remediator.sandbox import Sandbox
 from remediator.store.sqlite import SqliteLedger

@@ -14,9 +14,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from remediator.clock import FakeClock
+from remediator.config.health import BasicAuth, HealthCheck, join_url, preset
 from remediator.core.events import ProbeResult
-from remediator.health import BasicAuth, HealthCheck, join_url, preset
-from remediator.probe import Prober, make_probe_session
+from remediator.probe.runner import Prober, make_probe_session
 from remediator.secrets import Secret, SecretRef
 
 PASSWORD_REF = SecretRef("env", "TEST_CMAK_PASSWORD")

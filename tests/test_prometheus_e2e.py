@@ -26,7 +26,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from remediator.clock import SystemClock
-from remediator.intake import PATH as WEBHOOK_PATH
+from remediator.http.intake import PATH as WEBHOOK_PATH
 from remediator.metrics import Metrics
 from remediator.sandbox import Sandbox
 from tests.e2e import free_port, require_binary

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from remediator.cli.explain import replay
 from remediator.clock import FakeClock
 from remediator.core.decisions import Decision
-from remediator.eventlog import event_to_json, read_events
-from remediator.replay import replay
+from remediator.runtime.eventlog import event_to_json, read_events
 from remediator.sandbox import Sandbox
 from tests.harness import AK, ANALYTICS, CMAK_RULE, ORDERS, PAYMENTS, SK, Harness
 

@@ -11,7 +11,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from remediator.config import load_config
+from remediator.cli.explain import (
+    ClusterStatus,
+    EventsError,
+    entry_from_json,
+    event_from_json,
+    event_to_json,
+    format_output,
+    main,
+    mode_of,
+    read_events,
+    replay,
+)
+from remediator.config.loader import load_config
 from remediator.core.decisions import Act, BreakerChanged, CheckFirst, Decision, Output, Remediated
 from remediator.core.engine import Engine
 from remediator.core.events import (
@@ -33,18 +45,6 @@ from remediator.core.rules import (
     Rule,
     TargetRef,
     Verify,
-)
-from remediator.replay import (
-    ClusterStatus,
-    EventsError,
-    entry_from_json,
-    event_from_json,
-    event_to_json,
-    format_output,
-    main,
-    mode_of,
-    read_events,
-    replay,
 )
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from remediator.clock import SystemClock
-from remediator.config import load_config
+from remediator.config.loader import load_config
 from remediator.sandbox import Sandbox
 from tests.e2e import free_port, require_binary
 

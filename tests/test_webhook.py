@@ -22,7 +22,7 @@ from remediator.core.alerts import EPISODE_MEMORY, EPISODE_SWEEP
 from remediator.core.decisions import Output
 from remediator.core.events import AlertEvent, Event
 from remediator.sandbox import Sandbox
-from remediator.webhook import parse_time
+from remediator.timetext import parse_time
 from tests.harness import AK, ORDERS, SK, Harness
 
 FIXTURES = Path(__file__).parent / "fixtures" / "alertmanager"

@@ -26,12 +26,12 @@ from prometheus_client import CollectorRegistry
 
 from remediator import logs
 from remediator.clock import Clock, SystemClock
-from remediator.config import ConfigError, load_config
+from remediator.config.loader import ConfigError, load_config
 from remediator.core.decisions import Decision
-from remediator.daemon import Daemon
 from remediator.demo import bundle, report
 from remediator.demo.clusters import ClusterWatcher
 from remediator.demo.narrator import WIDTH, Narrator, Printer
+from remediator.runtime.daemon import Daemon
 from remediator.sandbox import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_SECRET_KEY,

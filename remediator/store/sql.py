@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from remediator.core.events import AlertEvent
 from remediator.core.state import ActionRecord, PauseRecord
-from remediator.store import LedgerAction
+from remediator.store.ledger import LedgerAction
 from remediator.store.receipts import AlertReceipts, Row
 
 # The tables, in SQLite's words; PostgreSQL's (postgres.py) differ in the id column and in

@@ -10,7 +10,7 @@ leave out what has an obvious default: a probe's `reason` and `duration`; an ale
 (firing), `labels`, `starts_at` (its `at`), `starts_at_ts` (parsed from `starts_at`, as the
 webhook does) and `fingerprint` (from its name, target and labels); a pause's `reason`.
 `{"type": "cluster", "target": T, "busy": true, "now": ...}` (optional `detail`) is a replay
-extension that `remediator.replay` documents. Blank lines and lines starting with `#` are
+extension that `remediator.cli.explain` documents. Blank lines and lines starting with `#` are
 skipped; unknown keys are errors, and `read_events` names the file and line of each.
 """
 
@@ -20,7 +20,6 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -34,7 +33,7 @@ from remediator.core.events import (
     Resume,
     Tick,
 )
-from remediator.webhook import parse_time
+from remediator.timetext import parse_time, rfc3339
 
 __all__ = [
     "ClusterStatus",
@@ -44,7 +43,6 @@ __all__ = [
     "event_from_json",
     "event_to_json",
     "read_events",
-    "rfc3339",
 ]
 
 KINDS: dict[type[Any], str] = {
@@ -285,13 +283,3 @@ def read_events(path: str | Path) -> list[tuple[int, Entry, float]]:
         except EventsError as exc:
             raise EventsError(exc.message, file=str(path), line=number) from None
     return out
-
-
-def rfc3339(at: float) -> str:
-    """`at` as an RFC 3339 UTC time (milliseconds when it has a fraction)."""
-    try:
-        moment = datetime.fromtimestamp(at, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return f"{at!r}"
-    text = moment.isoformat(timespec="milliseconds" if at % 1 else "seconds")
-    return text.replace("+00:00", "Z")

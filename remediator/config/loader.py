@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from remediator.configerrors import describe
-from remediator.configmodel import (
+from remediator.config.health import HealthCheck
+from remediator.config.messages import describe
+from remediator.config.model import (
     Guardrails,
     Ncp,
     Rule,
@@ -30,13 +31,12 @@ from remediator.configmodel import (
     Target,
     region_problem,
 )
-from remediator.configsecrets import Secrets, SecretUse, resolve_secrets
+from remediator.config.secrets import Secrets, SecretUse, resolve_secrets
+from remediator.config.yamlload import KeyPath, YamlDocument, format_path, load_yaml
 from remediator.core import rules as core
 from remediator.errors import ConfigError, Problem
-from remediator.health import HealthCheck
 from remediator.ncp import sites
 from remediator.secrets import NcpKeyRole, SecretRef
-from remediator.yamlload import KeyPath, YamlDocument, format_path, load_yaml
 
 __all__ = [
     "DEFAULT_CONFIG",

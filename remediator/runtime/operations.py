@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from remediator.clock import Clock
@@ -13,13 +12,9 @@ from remediator.core.decisions import Decision, Output
 from remediator.core.events import ManualRestart, Pause, Resume
 from remediator.core.guardrails import MANUAL
 from remediator.core.rules import ACTIONS
-from remediator.driver import Driver
+from remediator.runtime.driver import Driver
 from remediator.store import Ledger
-
-
-def iso(ts: float) -> str:
-    """Epoch seconds as RFC 3339 UTC."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+from remediator.timetext import iso
 
 
 class Operator:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from remediator.core.events import AlertEvent
 from remediator.core.rules import TargetRef
+from remediator.timetext import parse_time
 
 # Labels that name the target, in the order they are tried (SPEC section 6).
 TARGET_LABELS = ("remediator_target", "cluster_no", "service_group_instance_no")
@@ -111,22 +111,3 @@ def to_events(payload: Payload, index: Mapping[str, TargetRef], now: float) -> l
             )
         out.append(Received(event=event, status=alert.status, alertname=alertname))
     return out
-
-
-def parse_time(text: str) -> float | None:
-    """Alertmanager's RFC 3339 time (nanoseconds allowed) in epoch seconds, or None."""
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    if "." in value:  # Python takes at most 6 fractional digits
-        head, _, rest = value.partition(".")
-        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
-        zone = rest[len(digits) :]
-        value = f"{head}.{digits[:6]}{zone}"
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.timestamp()

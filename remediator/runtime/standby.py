@@ -18,15 +18,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from remediator.adminapi import PAUSE, RESTART, RESUME
 from remediator.clock import Clock
-from remediator.config import Config
-from remediator.daemon import open_ledger
+from remediator.config.loader import Config
 from remediator.errors import LedgerUnavailable
-from remediator.intake import PATH as INTAKE_PATH
-from remediator.metrics import Metrics
-from remediator.notify import Notifier
-from remediator.server import (
+from remediator.http.admin import PAUSE, RESTART, RESUME
+from remediator.http.intake import PATH as INTAKE_PATH
+from remediator.http.server import (
     Environ,
     HttpServer,
     Routes,
@@ -35,9 +32,11 @@ from remediator.server import (
     json_response,
     make_app,
 )
-from remediator.store import Ledger
+from remediator.metrics import Metrics
+from remediator.runtime.sdnotify import Notifier
+from remediator.store import Ledger, open_ledger
 
-log = logging.getLogger("remediator.daemon")
+log = logging.getLogger("remediator.runtime.daemon")
 
 RETRY_SECONDS = 5.0
 
@@ -52,7 +51,7 @@ def wait_for_ledger(
 ) -> Ledger | None:
     """The ledger, once this process holds it; None when `stop` is set while standing by."""
     try:
-        return open_ledger(config)
+        return open_ledger(path=config.state.path, url=config.state.url, source=config.path)
     except LedgerUnavailable as exc:
         waiting_since, reason = clock.monotonic(), str(exc)
     registry = CollectorRegistry()
@@ -93,7 +92,9 @@ def wait_for_ledger(
                 continue
             next_try = clock.monotonic() + retry
             try:
-                ledger = open_ledger(config)
+                ledger = open_ledger(
+                    path=config.state.path, url=config.state.url, source=config.path
+                )
             except LedgerUnavailable as exc:
                 if str(exc) != reason:  # the holder or the failure changed: say so, once
                     reason = str(exc)

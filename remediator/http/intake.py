@@ -9,20 +9,28 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from remediator.clock import Clock
 from remediator.core.events import AlertEvent
 from remediator.core.rules import TargetRef
+from remediator.http.alertmanager import InvalidPayload, index_targets, parse, to_events
+from remediator.http.server import Environ, StartResponse, json_response
 from remediator.metrics import Metrics
 from remediator.secrets import Secret
-from remediator.server import Environ, StartResponse, json_response
-from remediator.store import Ledger
-from remediator.webhook import InvalidPayload, index_targets, parse, to_events
 
-log = logging.getLogger("remediator.webhook")
+log = logging.getLogger("remediator.http.alertmanager")
 
 PATH = "/api/v1/alerts/alertmanager"
 MAX_BODY = 1024 * 1024
+
+
+class AlertRecorder(Protocol):
+    """Where the intake records alerts durably before it answers (the ledger)."""
+
+    def record_alerts(self, alerts: list[AlertEvent], at: float) -> list[bool]:
+        """Durably record webhook alerts; per alert, whether it is news (not a re-send)."""
+        ...
 
 
 class AlertIntake:
@@ -33,7 +41,7 @@ class AlertIntake:
         *,
         token: Secret | None,
         targets: Sequence[TargetRef],
-        ledger: Ledger,
+        ledger: AlertRecorder,
         metrics: Metrics,
         clock: Clock,
         submit: Callable[[list[AlertEvent]], None],

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from remediator.config import Config
-from remediator.durations import format_duration
+from remediator.config.loader import Config
+from remediator.timetext import format_duration
 
 
 def describe_changes(old: Config, new: Config) -> str:

@@ -16,8 +16,8 @@ from urllib3.util.retry import Retry
 
 from remediator import __version__
 from remediator.clock import Clock
+from remediator.config.health import HealthCheck
 from remediator.core.events import ProbeResult
-from remediator.health import HealthCheck
 from remediator.secrets import Secret, SecretRef, resolve
 
 MAX_BODY = 64 * 1024

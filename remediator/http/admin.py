@@ -11,8 +11,8 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from remediator.http.server import Environ, StartResponse, WsgiApp, json_response
 from remediator.secrets import Secret
-from remediator.server import Environ, StartResponse, WsgiApp, json_response
 
 PAUSE = "/api/v1/pause"
 RESUME = "/api/v1/resume"

@@ -20,53 +20,35 @@ from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
-from remediator.adminapi import routes as admin_routes
 from remediator.clock import Clock, SystemClock
-from remediator.config import Config, ConfigError, Secrets, load_config, resolve_secrets
-from remediator.configdiff import describe_changes
+from remediator.config.diff import describe_changes
+from remediator.config.loader import Config, ConfigError, Secrets, load_config, resolve_secrets
 from remediator.core.alerts import EPISODE_MEMORY, EPISODE_SWEEP
 from remediator.core.engine import Engine
 from remediator.core.events import Event, Tick
 from remediator.core.rules import AlertTrigger
 from remediator.core.snapshot import snapshot
 from remediator.core.state import ActionRecord
-from remediator.driver import Driver
-from remediator.errors import RemediatorError
-from remediator.eventlog import event_to_json
-from remediator.executors import DeferredExecutor
-from remediator.intake import PATH as INTAKE_PATH
-from remediator.intake import AlertIntake
+from remediator.http.admin import routes as admin_routes
+from remediator.http.alertmanager import index_targets
+from remediator.http.intake import PATH as INTAKE_PATH
+from remediator.http.intake import AlertIntake
+from remediator.http.server import HttpServer, Routes, make_app
 from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient, Credentials
-from remediator.notify import Notifier
-from remediator.operations import Operator
-from remediator.probe import Prober, make_probe_session
-from remediator.server import HttpServer, Routes, make_app
-from remediator.store import Ledger
-from remediator.store.sqlite import SqliteLedger
-from remediator.webhook import index_targets
+from remediator.probe.runner import Prober, make_probe_session
+from remediator.runtime.driver import Driver
+from remediator.runtime.eventlog import event_to_json
+from remediator.runtime.executors import DeferredExecutor
+from remediator.runtime.operations import Operator
+from remediator.runtime.sdnotify import Notifier
+from remediator.store import Ledger, open_ledger
 
-log = logging.getLogger("remediator.daemon")
+log = logging.getLogger("remediator.runtime.daemon")
 
 TICK_SECONDS = 1.0
 # A signed read-only call per target this often, so that a broken action path shows early.
 READINESS_SECONDS = 60.0
-
-
-def open_ledger(config: Config, *, exclusive: bool = True) -> Ledger:
-    """The ledger the config names; `exclusive=False` reads a PostgreSQL ledger that a
-    running daemon holds (the operator's `status`)."""
-    if config.state.url is not None:
-        try:  # psycopg is the `postgres` extra: imported only when a config asks for it
-            from remediator.store.postgres import PostgresLedger  # noqa: PLC0415
-        except ImportError as exc:
-            raise RemediatorError(
-                f"{config.path}: state.url needs psycopg ({exc}): "
-                "pip install 'remediator[postgres]'"
-            ) from None
-        return PostgresLedger(config.state.url, exclusive=exclusive)
-    assert config.state.path is not None
-    return SqliteLedger(config.state.path)
 
 
 def probe_pool_size(config: Config) -> int:
@@ -104,7 +86,11 @@ class Daemon:
         self.client = self._make_client(config, self.secrets)
         self.prober_session = make_probe_session(probe_pool_size(config))
         self.prober = Prober(self.prober_session, self.clock, self.secrets.by_ref)
-        self.ledger = ledger if ledger is not None else open_ledger(config)
+        self.ledger = (
+            ledger
+            if ledger is not None
+            else open_ledger(path=config.state.path, url=config.state.url, source=config.path)
+        )
         self.engine = Engine(config.policy())
         self.actions = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
         self.driver = Driver(

@@ -17,16 +17,14 @@ from typing import Any
 import requests
 
 from remediator import logs
-from remediator.config import Config, load_config, resolve_secrets
-from remediator.configmodel import DEFAULT_STATE_PATH
-from remediator.daemon import Daemon as Local
-from remediator.daemon import open_ledger
-from remediator.durations import parse_duration
+from remediator.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Subparsers, add_config_argument
+from remediator.config.loader import Config, load_config, resolve_secrets
+from remediator.config.model import DEFAULT_STATE_PATH
 from remediator.errors import ConfigError, RemediatorError
-from remediator.executors import DeferredExecutor
-from remediator.operations import iso
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+from remediator.runtime.daemon import Daemon as Local
+from remediator.runtime.executors import DeferredExecutor
+from remediator.store import open_ledger
+from remediator.timetext import iso, parse_duration
 
 
 class DaemonApi:
@@ -75,7 +73,7 @@ class DaemonApi:
         return data
 
 
-def main(args: argparse.Namespace) -> int:
+def operate(args: argparse.Namespace) -> int:
     """Run one operator command; returns the exit code."""
     try:
         config = load_config(args.config)
@@ -109,7 +107,9 @@ def _offline(config: Config, *, exclusive: bool = True) -> Local:
     path = Path(config.state.path or DEFAULT_STATE_PATH)
     if config.state.url is None and not path.parent.exists():
         raise RemediatorError(f"no ledger directory {path.parent} (has the daemon ever run?)")
-    ledger = open_ledger(config, exclusive=exclusive)
+    ledger = open_ledger(
+        path=config.state.path, url=config.state.url, source=config.path, exclusive=exclusive
+    )
     local = Local(config, executor=DeferredExecutor(), ledger=ledger)
     local.prepare()
     return local
@@ -260,3 +260,75 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
     return [
         "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
+
+
+def add_parsers(sub: Subparsers) -> None:
+    """The operator subcommands: status, restart, pause, resume."""
+    p = sub.add_parser(
+        "status",
+        help="targets, health, rule states, cooldowns, budgets, breakers, pauses, last actions",
+        description="Show what the daemon knows: from the running daemon when its listener "
+        "answers, else from the ledger (then health is unknown).",
+    )
+    add_config_argument(p)
+    p.add_argument("--json", action="store_true", help="the same data as /api/v1/status")
+    p.set_defaults(handler=operate)
+
+    via = (
+        " A running daemon is asked through its admin API (server.admin_token); with none "
+        "running, the ledger is changed directly, through the same guards."
+    )
+    p = sub.add_parser(
+        "restart",
+        help="a manual restart through the same guardrails and ledger",
+        description="Restart one target's cluster by hand. It goes through the same guards as "
+        "an automatic restart (in progress, pause, cooldown, breaker, fleet limits, cluster "
+        "status), is recorded in the ledger and verified. Exit 0 when it was sent (or would "
+        "be, with --dry-run), 1 when a guard held it back." + via,
+    )
+    p.add_argument("target", help="the target's name")
+    add_config_argument(p)
+    p.add_argument("--reason", required=True, help="why (recorded and logged)")
+    p.add_argument(
+        "--action",
+        choices=["restart_cmak", "restart_all_services", "restart_kafka"],
+        help="default: the action of the first rule for the target, else restart_all_services",
+    )
+    p.add_argument("--dry-run", action="store_true", help="decide and record, send nothing")
+    p.add_argument("--force", action="store_true", help="skip the cooldown (only the cooldown)")
+    p.add_argument(
+        "--reset-breaker", action="store_true", help="close the target's open breakers first"
+    )
+    p.set_defaults(handler=operate)
+
+    p = sub.add_parser(
+        "pause",
+        help="hold every action on a target (or all) for a while",
+        description="Pause remediation for maintenance; the pause expires by itself and is "
+        "stored in the ledger, so it survives restarts." + via,
+    )
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("target", nargs="?", help="the target's name")
+    who.add_argument("--all", action="store_true", help="every target")
+    add_config_argument(p)
+    p.add_argument(
+        "--for", dest="duration", required=True, metavar="DURATION", help="how long, e.g. 30m, 2h"
+    )
+    p.add_argument("--reason", required=True, help="why (recorded and shown in status)")
+    p.set_defaults(handler=operate)
+
+    p = sub.add_parser(
+        "resume",
+        help="lift a pause; --reset-breaker also closes breakers",
+        description="Lift a maintenance pause before it expires." + via,
+    )
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("target", nargs="?", help="the target's name")
+    who.add_argument("--all", action="store_true", help="every target")
+    add_config_argument(p)
+    p.add_argument(
+        "--reset-breaker",
+        action="store_true",
+        help="also close the target's open breakers (after a human has looked)",
+    )
+    p.set_defaults(handler=operate)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from remediator.clock import Clock
+from remediator.config.health import HealthCheck
 from remediator.core.decisions import Act, BreakerChanged, CheckFirst, Decision, Output, Remediated
 from remediator.core.engine import Engine
 from remediator.core.events import (
@@ -28,12 +29,11 @@ from remediator.core.events import (
     Tick,
 )
 from remediator.errors import NcpError, NcpNotFound
-from remediator.health import HealthCheck
 from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient
 from remediator.store import Ledger
 
-log = logging.getLogger("remediator.daemon")
+log = logging.getLogger("remediator.runtime.daemon")
 
 Probe = Callable[[HealthCheck], ProbeResult]
 

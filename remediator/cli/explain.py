@@ -1,4 +1,4 @@
-"""`remediator explain`: replay engine events (`remediator.eventlog`) through the rules.
+"""`remediator explain`: replay engine events (`remediator.runtime.eventlog`) through the rules.
 
 A replay feeds every line of an events file to a fresh `Engine` at the line's `now`, in file
 order, in one of two modes:
@@ -23,6 +23,7 @@ order, in one of two modes:
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import Counter, deque
@@ -31,7 +32,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
-from remediator.config import load_config
+from remediator.cli.common import Subparsers, add_config_argument
+from remediator.config.loader import load_config
 from remediator.core.decisions import (
     SUPPRESSION_REASONS,
     Act,
@@ -45,7 +47,7 @@ from remediator.core.engine import Engine
 from remediator.core.events import ActionOutcome, Event, PreflightResult, ProbeResult, Tick
 from remediator.core.rules import Policy
 from remediator.errors import ConfigError
-from remediator.eventlog import (
+from remediator.runtime.eventlog import (
     ClusterStatus,
     Entry,
     EventsError,
@@ -53,8 +55,8 @@ from remediator.eventlog import (
     event_from_json,
     event_to_json,
     read_events,
-    rfc3339,
 )
+from remediator.timetext import rfc3339
 
 __all__ = [
     "ClusterStatus",
@@ -299,3 +301,26 @@ def main(
         )
     print(summary)
     return 0
+
+
+def explain(args: argparse.Namespace) -> int:
+    """The `explain` subcommand's handler."""
+    return main(args.config, args.events, verbose=args.verbose, as_json=args.json)
+
+
+def add_parser(sub: Subparsers) -> None:
+    """The `explain` subcommand."""
+    p = sub.add_parser(
+        "explain",
+        help="replay recorded probe results and alerts through the rules, and say why",
+        description="Replay events through the same engine as the daemon, with their times, and "
+        "print each decision and its reason. A recording from `remediator run "
+        "--record-events` replays exactly (the recorded fresh looks and call outcomes answer "
+        "the engine); a hand-written file of probe results and alerts is answered as if every "
+        "look found the target as its last probe and every call succeeded.",
+    )
+    add_config_argument(p)
+    p.add_argument("--events", required=True, type=Path, metavar="FILE.jsonl")
+    p.add_argument("--verbose", action="store_true", help="also show each look before acting")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(handler=explain)

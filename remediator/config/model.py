@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict, model_validator
 from pydantic_core import PydanticCustomError
 
+from remediator.config.health import BasicAuth, HealthCheck, HealthKind, preset
 from remediator.core.rules import ActionName, Mode
-from remediator.durations import format_duration, parse_duration
-from remediator.health import BasicAuth, HealthCheck, HealthKind, preset
 from remediator.ncp import sites
 from remediator.secrets import SecretRef
+from remediator.timetext import format_duration, parse_duration
 
 DEFAULT_LISTEN = "127.0.0.1:9820"
 DEFAULT_STATE_PATH = "/var/lib/remediator/state.db"

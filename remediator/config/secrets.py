@@ -11,7 +11,7 @@ from remediator.errors import ConfigError, CredentialError, Problem
 from remediator.secrets import NcpKeyRole, Secret, SecretRef, resolve, resolve_ncp_key
 
 if TYPE_CHECKING:
-    from remediator.config import Config
+    from remediator.config.loader import Config
 
 
 @dataclass(frozen=True)

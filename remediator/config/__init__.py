@@ -1,0 +1,1 @@
+"""The configuration: YAML to frozen models, FILE:LINE messages, secrets, reload diffs."""

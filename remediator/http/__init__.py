@@ -1,0 +1,1 @@
+"""The one HTTP listener and its routes: Alertmanager intake, admin, status."""

@@ -1,0 +1,1 @@
+"""Health probes: what is checked on a target and how it is fetched."""

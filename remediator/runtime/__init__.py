@@ -1,0 +1,1 @@
+"""The running daemon: wiring, lifecycle and signals, the driver, standby, systemd."""
