@@ -14,7 +14,8 @@
         ├── NcpThrottled         429/410, 429/420         retried with backoff
         ├── NcpServerError       503/500, 504/510, 500/900  reads retried; actions: unknown
         ├── NcpTransportError    refused, DNS, TLS, timeouts, dropped connections
-        └── NcpBadResponse       envelope code != 0, null result, unparsable body
+        └── NcpBadResponse       2xx whose envelope is unreadable or has a null result
+            └── NcpRefused           2xx with code != 0: the service said no; quotes its message
 
 `NcpError.sent` says what an action may have done: "not_sent" (it never reached the backend,
 safe to treat as not applied), "sent" (the backend answered that it did not apply it), or
@@ -218,3 +219,10 @@ class NcpTransportError(NcpError):
 
 class NcpBadResponse(NcpError):
     """The gateway answered 2xx but the envelope says failure or cannot be read."""
+
+
+class NcpRefused(NcpBadResponse):
+    """A 2xx whose envelope has `code != 0` (its result is usually null): not applied, not retried.
+
+    `error_code` is the envelope's code and `gateway_message` NCP's message, quoted in the text.
+    """

@@ -1,132 +1,84 @@
-"""The CDSS API client: signed calls (signature v2 over the exact bytes sent), retries, errors.
+"""The CDSS operations by name: restarts, the rolling restart, status, nodes and the listing.
 
-Each attempt prepares the request, signs its `path_url` with a fresh timestamp, and sends that
-same prepared request, so what is signed is what goes on the wire. Failures become the typed
-`NcpError`s of `remediator.errors`; `ncp.retry` decides what is tried again.
+Every operation goes through `SignedCaller.call`, the one signed path; this module says which
+method, path and body each operation takes, whether it is an action (never resent once it may
+have reached the backend) and how its result reads.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from types import TracebackType
-from typing import Literal
+from collections.abc import Sequence
 
-import requests
-from tenacity import RetryCallState
+from remediator.errors import NcpBadResponse
+from remediator.ncp import results
+from remediator.ncp.caller import Credentials, Method, SignedCaller
+from remediator.ncp.results import (
+    ActionResult,
+    ClusterInfo,
+    ClusterNode,
+    ClusterStatus,
+    ClusterSummary,
+    PreCheck,
+)
 
-from remediator.clock import Clock
-from remediator.errors import NcpError
-from remediator.metrics import Metrics
-from remediator.ncp import envelope as env
-from remediator.ncp import results, signing, sites
-from remediator.ncp.results import ActionResult, ClusterInfo, ClusterStatus
-from remediator.ncp.retry import RetryPolicy, retry_reason, retrying
-from remediator.ncp.transport import USER_AGENT, make_session, transport_error
-from remediator.secrets import Secret
+__all__ = ["ACTIONS", "CLUSTER_ACTIONS", "CdssClient", "Credentials"]
 
-log = logging.getLogger("remediator.ncp")
+RESTART_KAFKA_NODES = "restartKafkaServicePerNode"
+ROLLING_PRECHECK = "rollingRestartPreCheck"
+ROLLING_RESTART = "rollingRestart"
+ROLLING_PROGRESS = "rollingRestartProgressCheck"
+GET_CLUSTER_STATUS = "getClusterStatus"
+GET_CLUSTER_INFO = "getClusterInfoList"
+GET_CLUSTER_NODES = "getClusterNodeList"
 
-ACTIONS: dict[str, str] = {
+CLUSTER_ACTIONS: dict[str, str] = {
     "restart_cmak": "restartCMAKService",
     "restart_all_services": "restartAllServices",
     "restart_kafka": "restartKafkaService",
 }
-"""Action names used in rules -> CDSS operations (all `GET /cluster/{operation}/{no}`)."""
+"""Actions that need only the cluster: `GET /cluster/{operation}/{no}`, what `action()` sends."""
 
-GET_CLUSTER_STATUS = "getClusterStatus"
-GET_CLUSTER_INFO = "getClusterInfoList"
-Method = Literal["GET", "POST"]
+ACTIONS: dict[str, str] = {
+    **CLUSTER_ACTIONS,
+    "restart_kafka_node": RESTART_KAFKA_NODES,
+    "rolling_restart": ROLLING_RESTART,
+}
+"""Every action name used in rules -> the CDSS operation that performs it (metrics' label)."""
+
+_DEDICATED: dict[str, str] = {
+    "restart_kafka_node": (
+        "restart_kafka_node needs the nodes to restart: call "
+        "restart_kafka_nodes(cluster_no, compute_instance_nos), with the nodes found by "
+        "ncp.nodes.unhealthy_brokers"
+    ),
+    "rolling_restart": (
+        "rolling_restart starts with a pre-check: call rolling_restart_precheck(cluster_no), "
+        "then rolling_restart(cluster_no) only if it is possible"
+    ),
+}
+MAX_PAGES = 100
+"""list_clusters stops here (10,000 clusters at 100 a page) rather than page on forever."""
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """The NCP API key pair; its repr shows only where each key came from."""
+class CdssClient(SignedCaller):
+    """The CDSS operations of one site; the region may be overridden per call."""
 
-    access_key: Secret
-    secret_key: Secret
-
-    @classmethod
-    def of(cls, access_key: str, secret_key: str) -> Credentials:
-        """Credentials from plain strings (the sandbox's printed keys, tests)."""
-        return cls(Secret(access_key), Secret(secret_key))
-
-    def describe(self) -> str:
-        """Where the keys came from, safe to log."""
-        return f"access key from {self.access_key.source}, secret key from {self.secret_key.source}"
-
-
-class CdssClient:
-    """Signed calls to the CDSS API of one site; the region may be overridden per call."""
-
-    def __init__(
-        self,
-        *,
-        credentials: Credentials,
-        clock: Clock,
-        site: str = "public",
-        region: str = "KR",
-        endpoint: str | None = None,
-        metrics: Metrics | None = None,
-        session: requests.Session | None = None,
-        pool_size: int = 4,
-        connect_timeout: float = 3.0,
-        read_timeout: float = 10.0,
-        deadline: float = 30.0,
-        max_attempts: int = 5,
-        backoff_initial: float = 0.5,
-        backoff_max: float = 8.0,
-        sleep: Callable[[float], None] | None = None,
-    ) -> None:
-        self._host = sites.host(site, endpoint)
-        sites.prefix(site, region)  # fail now on a region the site does not have
-        self.site = site
-        self.region = region
-        self._credentials = credentials
-        self._clock = clock
-        self._metrics = metrics
-        self._own_session = session is None
-        self._session = session if session is not None else make_session(pool_size)
-        self._timeout = (connect_timeout, read_timeout)
-        self._policy = RetryPolicy(
-            max_attempts=max_attempts,
-            deadline=deadline,
-            backoff_initial=backoff_initial,
-            backoff_max=backoff_max,
-        )
-        self._sleep = sleep if sleep is not None else clock.sleep
-        self._last_skew: float | None = None
-
-    @property
-    def last_skew(self) -> float | None:
-        """Gateway `Date` minus the local clock at the last response, in seconds (None yet)."""
-        return self._last_skew
-
-    def base_url(self, region: str | None = None) -> str:
-        """The host and the region's API prefix, e.g. `https://...ntruss.com/api/sgn-v1`."""
-        return self._host + sites.prefix(self.site, region or self.region)
-
-    # -- operations --------------------------------------------------------------------------
+    # -- actions -----------------------------------------------------------------------------
 
     def action(self, name: str, cluster_no: str | int, region: str | None = None) -> ActionResult:
-        """Run the action `name` (`restart_cmak`, `restart_all_services`, `restart_kafka`)."""
+        """Run a cluster-wide action (`restart_cmak`, `restart_all_services`, `restart_kafka`).
+
+        `restart_kafka_node` and `rolling_restart` need more than a cluster number and are
+        refused with a ValueError naming their own methods.
+        """
+        if name in _DEDICATED:
+            raise ValueError(_DEDICATED[name])
         try:
-            operation = ACTIONS[name]
+            operation = CLUSTER_ACTIONS[name]
         except KeyError:
             raise ValueError(f"unknown action {name!r} (one of {', '.join(ACTIONS)})") from None
         no = _cluster_no(cluster_no)
-        start = self._clock.monotonic()
-        envelope = self.call(
-            "GET",
-            f"/cluster/{operation}/{no}",
-            operation=operation,
-            action=True,
-            region=region,
-            cluster_no=no,
-        )
-        duration = self._clock.monotonic() - start
-        return ActionResult(operation, no, envelope.request_id, envelope.http_status, duration)
+        return self._act("GET", f"/cluster/{operation}/{no}", operation, no, region)
 
     def restart_cmak(self, cluster_no: str | int, region: str | None = None) -> ActionResult:
         """restartCMAKService (withdrawn by NCP on 2026-09-17: expect NcpNotFound)."""
@@ -139,11 +91,73 @@ class CdssClient:
         return self.action("restart_all_services", cluster_no, region)
 
     def restart_kafka(self, cluster_no: str | int, region: str | None = None) -> ActionResult:
-        """restartKafkaService."""
+        """restartKafkaService: every broker at once."""
         return self.action("restart_kafka", cluster_no, region)
 
+    def restart_kafka_nodes(
+        self,
+        cluster_no: str | int,
+        compute_instance_nos: Sequence[int],
+        region: str | None = None,
+    ) -> ActionResult:
+        """restartKafkaServicePerNode: Kafka on exactly these nodes (their computeInstanceNo)."""
+        no = _cluster_no(cluster_no)
+        nodes = _instance_nos(compute_instance_nos)
+        return self._act(
+            "POST",
+            f"/cluster/{RESTART_KAFKA_NODES}/{no}",
+            RESTART_KAFKA_NODES,
+            no,
+            region,
+            body={"computeInstanceNoList": list(nodes)},
+            nodes=nodes,
+        )
+
+    def rolling_restart(self, cluster_no: str | int, region: str | None = None) -> ActionResult:
+        """rollingRestart: brokers one at a time (run rolling_restart_precheck first)."""
+        no = _cluster_no(cluster_no)
+        body = {"serviceGroupInstanceNo": int(no)}
+        return self._act("POST", f"/cluster/{ROLLING_RESTART}", ROLLING_RESTART, no, region, body)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def rolling_restart_precheck(
+        self, cluster_no: str | int, region: str | None = None
+    ) -> PreCheck:
+        """rollingRestartPreCheck; any answer but `SUCCESS` is a PreCheck that is not possible.
+
+        Its refusal (HTTP 200 with a non-zero code) is the reason, not an error: NCP does not
+        document the pre-check's failure shapes, so every readable answer is a value.
+        """
+        no = _cluster_no(cluster_no)
+        envelope = self.call(
+            "POST",
+            f"/cluster/{ROLLING_PRECHECK}",
+            operation=ROLLING_PRECHECK,
+            body={"serviceGroupInstanceNo": int(no)},
+            region=region,
+            cluster_no=no,
+            check=False,
+        )
+        return results.precheck(envelope, no)
+
+    def rolling_restart_progress(
+        self, cluster_no: str | int, region: str | None = None
+    ) -> ClusterStatus:
+        """rollingRestartProgressCheck: the same shape as getClusterStatus."""
+        no = _cluster_no(cluster_no)
+        envelope = self.call(
+            "POST",
+            f"/cluster/{ROLLING_PROGRESS}",
+            operation=ROLLING_PROGRESS,
+            body={"serviceGroupInstanceNo": int(no)},
+            region=region,
+            cluster_no=no,
+        )
+        return results.cluster_status(envelope, no, ROLLING_PROGRESS)
+
     def get_cluster_status(self, cluster_no: str | int, region: str | None = None) -> ClusterStatus:
-        """getClusterStatus: broker, ZooKeeper and CMAK colors."""
+        """getClusterStatus: broker, ZooKeeper and CMAK colors, and per-node colors."""
         no = _cluster_no(cluster_no)
         envelope = self.call(
             "GET",
@@ -166,180 +180,75 @@ class CdssClient:
         )
         return results.cluster_info(envelope, no, GET_CLUSTER_INFO)
 
-    # -- the generic signed call -------------------------------------------------------------
+    def get_cluster_nodes(
+        self, cluster_no: str | int, region: str | None = None
+    ) -> tuple[ClusterNode, ...]:
+        """getClusterNodeList: every node's computeInstanceNo, hostName, IP, role and status."""
+        no = _cluster_no(cluster_no)
+        envelope = self.call(
+            "GET",
+            f"/cluster/{GET_CLUSTER_NODES}/{no}",
+            operation=GET_CLUSTER_NODES,
+            region=region,
+            cluster_no=no,
+        )
+        return results.cluster_nodes(envelope, GET_CLUSTER_NODES)
 
-    def call(
+    def list_clusters(
+        self, region: str | None = None, page_size: int = 100, max_pages: int = MAX_PAGES
+    ) -> tuple[ClusterSummary, ...]:
+        """Every cluster the key may see: getClusterInfoList paged until a short page.
+
+        A page that brings no cluster not seen before, or `max_pages` full pages, is an
+        NcpBadResponse: the service is not paging as documented, and listing stops.
+        """
+        if page_size < 1 or max_pages < 1:
+            raise ValueError("page_size and max_pages must be at least 1")
+        found: dict[str, ClusterSummary] = {}
+        for page_no in range(1, max_pages + 1):
+            envelope = self.call(
+                "POST",
+                f"/cluster/{GET_CLUSTER_INFO}",
+                operation=GET_CLUSTER_INFO,
+                body={"pageNo": page_no, "pageSize": page_size},
+                region=region,
+            )
+            page = results.cluster_summaries(envelope, GET_CLUSTER_INFO)
+            new = [c for c in page if c.cluster_no not in found]
+            found |= {c.cluster_no: c for c in new}
+            if len(page) < page_size:
+                return tuple(found.values())
+            if not new:
+                raise _paging_error(
+                    f"page {page_no} holds only clusters of earlier pages "
+                    "(the service seems to ignore pageNo)",
+                    envelope.request_id,
+                )
+        raise _paging_error(
+            f"still a full page after {max_pages} pages of {page_size}; stopped listing",
+            None,
+        )
+
+    # -- the shared shape of an action -------------------------------------------------------
+
+    def _act(
         self,
         method: Method,
         path: str,
-        *,
         operation: str,
-        action: bool = False,
-        params: Mapping[str, str | int] | None = None,
+        no: str,
+        region: str | None,
         body: object = None,
-        region: str | None = None,
-        cluster_no: str | None = None,
-    ) -> env.Envelope:
-        """Send a signed request to `path` (after the region prefix) with retries.
-
-        An `action` is never resent once it may have reached the backend; anything else is
-        a read, retried on 5xx answers and broken exchanges too.
-        """
-        if not path.startswith("/"):
-            raise ValueError(f"path must start with '/': {path!r}")
-        url = self.base_url(region) + path
-        attempts = 0
-
-        def attempt() -> env.Envelope:
-            nonlocal attempts
-            attempts += 1
-            return self._attempt(method, url, operation, action, params, body)
-
-        def before_sleep(state: RetryCallState) -> None:
-            outcome = state.outcome
-            exc = outcome.exception() if outcome is not None else None
-            reason = retry_reason(exc) if exc is not None else "other"
-            if self._metrics is not None:
-                self._metrics.ncp_retries.labels(operation=operation, reason=reason).inc()
-            log.warning(
-                "CDSS %s attempt %d failed (%s): %s; retrying in %.2f s",
-                operation,
-                state.attempt_number,
-                reason,
-                exc,
-                state.upcoming_sleep,
-                extra=_fields(operation, cluster_no, exc, state.attempt_number),
-            )
-
-        controller = retrying(
-            self._policy, clock=self._clock, sleep=self._sleep, before_sleep=before_sleep
+        nodes: tuple[int, ...] = (),
+    ) -> ActionResult:
+        start = self._clock.monotonic()
+        envelope = self.call(
+            method, path, operation=operation, action=True, body=body, region=region, cluster_no=no
         )
-        try:
-            envelope: env.Envelope = controller(attempt)
-        except NcpError as exc:
-            exc.attempts = attempts
-            self._path_up(action, up=False)
-            log.warning(
-                "CDSS %s failed (sent=%s): %s",
-                operation,
-                exc.sent,
-                exc,
-                extra=_fields(operation, cluster_no, exc, attempts),
-            )
-            raise
-        self._path_up(action, up=True)
-        log.debug(
-            "CDSS %s succeeded",
-            operation,
-            extra={
-                **_fields(operation, cluster_no, None, attempts),
-                "status": envelope.http_status,
-                "request_id": envelope.request_id,
-            },
+        duration = self._clock.monotonic() - start
+        return ActionResult(
+            operation, no, envelope.request_id, envelope.http_status, duration, nodes
         )
-        return envelope
-
-    def _attempt(
-        self,
-        method: Method,
-        url: str,
-        operation: str,
-        action: bool,
-        params: Mapping[str, str | int] | None,
-        body: object,
-    ) -> env.Envelope:
-        """One signed exchange: prepare, sign the exact target, send, read."""
-        request = requests.Request(
-            method,
-            url,
-            params=dict(params) if params else None,
-            json=body,
-            headers={"User-Agent": USER_AGENT},
-        )
-        prepared = self._session.prepare_request(request)
-        target = prepared.path_url
-        creds = self._credentials
-        prepared.headers.update(
-            signing.signed_headers(
-                method,
-                target,
-                self._clock.now(),
-                creds.access_key.reveal(),
-                creds.secret_key.reveal(),
-            )
-        )
-        # proxies and CA bundle from the environment, as Session.request would apply them
-        settings = self._session.merge_environment_settings(prepared.url, {}, None, None, None)
-        idempotent = not action
-        try:
-            response = self._session.send(
-                prepared, timeout=self._timeout, allow_redirects=False, **settings
-            )
-        except requests.RequestException as exc:
-            self._count(operation, "error")
-            raise transport_error(
-                exc,
-                operation=operation,
-                where=self._host,
-                action=action,
-                idempotent=idempotent,
-                read_timeout=self._timeout[1],
-            ) from exc
-        self._count(operation, str(response.status_code))
-        skew = self._observe_date(response.headers.get("Date"))
-        status = response.status_code
-        if 200 <= status < 300:
-            return env.parse_envelope(
-                status, response.content, operation=operation, action=action, idempotent=idempotent
-            )
-        raise env.gateway_error(
-            status,
-            response.content,
-            response.headers,
-            operation=operation,
-            action=action,
-            idempotent=idempotent,
-            skew=skew,
-            now=self._clock.now(),
-            auth_hint=creds.describe(),
-        )
-
-    # -- bookkeeping ---------------------------------------------------------------------------
-
-    def _observe_date(self, date: str | None) -> float | None:
-        """Measure the clock skew from a response's `Date` (1-second resolution)."""
-        gateway_now = env.parse_http_date(date)
-        if gateway_now is None:
-            return None
-        skew = gateway_now - self._clock.now()
-        self._last_skew = skew
-        if self._metrics is not None:
-            self._metrics.ncp_clock_skew.set(skew)
-        return skew
-
-    def _count(self, operation: str, code: str) -> None:
-        if self._metrics is not None:
-            self._metrics.ncp_requests.labels(operation=operation, code=code).inc()
-
-    def _path_up(self, action: bool, *, up: bool) -> None:
-        if self._metrics is not None and not action:
-            self._metrics.action_path_up.set(1 if up else 0)
-
-    def close(self) -> None:
-        """Close the session if this client made it."""
-        if self._own_session:
-            self._session.close()
-
-    def __enter__(self) -> CdssClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"CdssClient(site={self.site!r}, region={self.region!r}, host={self._host!r})"
@@ -352,20 +261,26 @@ def _cluster_no(value: str | int) -> str:
     return text
 
 
-def _fields(
-    operation: str, cluster_no: str | None, exc: BaseException | None, attempt: int
-) -> dict[str, object]:
-    """The structured `extra` of a log line (never a key or a signature)."""
-    fields: dict[str, object] = {
-        "operation": operation,
-        "cluster_no": cluster_no,
-        "attempt": attempt,
-    }
-    if isinstance(exc, NcpError):
-        fields |= {
-            "status": exc.status,
-            "error_code": exc.error_code,
-            "request_id": exc.request_id,
-            "sent": exc.sent,
-        }
-    return fields
+def _instance_nos(values: Sequence[int]) -> tuple[int, ...]:
+    """The computeInstanceNoList to send: one or more distinct positive integers."""
+    if isinstance(values, str | bytes):
+        raise ValueError(f"computeInstanceNo values are a list of integers, not {values!r}")
+    nodes = tuple(values)
+    if not nodes:
+        raise ValueError("restart_kafka_nodes needs one or more computeInstanceNo; none given")
+    wrong = [v for v in nodes if isinstance(v, bool) or not isinstance(v, int) or v <= 0]
+    if wrong:
+        raise ValueError(f"computeInstanceNo values are positive integers, not {wrong!r}")
+    if len(set(nodes)) != len(nodes):
+        raise ValueError(f"computeInstanceNo values repeat: {list(nodes)!r}")
+    return nodes
+
+
+def _paging_error(what: str, request_id: str | None) -> NcpBadResponse:
+    return NcpBadResponse(
+        f"CDSS {GET_CLUSTER_INFO}: {what}",
+        operation=GET_CLUSTER_INFO,
+        sent="sent",
+        request_id=request_id,
+        idempotent=True,
+    )

@@ -20,6 +20,7 @@ from remediator.errors import (
     NcpNotFound,
     NcpPermissionDenied,
     NcpQuotaExceeded,
+    NcpRefused,
     NcpServerError,
     NcpThrottled,
     Sent,
@@ -75,9 +76,16 @@ def normalize_code(code: object) -> str | None:
 
 
 def parse_envelope(
-    status: int, body: bytes, *, operation: str, action: bool, idempotent: bool
+    status: int,
+    body: bytes,
+    *,
+    operation: str,
+    action: bool,
+    idempotent: bool,
+    check: bool = True,
 ) -> Envelope:
-    """The envelope of a 2xx answer; NcpBadResponse when it says failure or cannot be read."""
+    """The envelope of a 2xx answer: NcpRefused when its code says no, NcpBadResponse when it
+    cannot be read or holds no result. `check=False` returns any readable envelope unjudged."""
     # An action answered 2xx that we cannot read may have run; one whose envelope reads
     # "failed" was refused by the backend.
     unreadable: Sent = "unknown" if action else "sent"
@@ -96,38 +104,45 @@ def parse_envelope(
     message = _str_or_none(data.get("message")) or ""
     error = data.get("error")
     if isinstance(error, Mapping):
-        code = normalize_code(error.get("errorCode")) or code
+        code = normalize_code(error.get("errorCode")) or code or "?"
         message = _str_or_none(error.get("message")) or message
-        failure = f"HTTP {status} but the body carries error {code} ({message})"
-    elif code not in (None, "0"):
-        failure = f"the envelope reports failure: code {code} ({message or 'no message'})"
-    else:
-        failure = None
-    if failure is not None:
-        raise NcpBadResponse(
-            f"CDSS {operation}: {failure}",
-            operation=operation,
-            status=status,
-            error_code=code,
-            sent="sent",
-            request_id=request_id,
-            idempotent=idempotent,
-            gateway_message=message,
+    envelope = Envelope(status, code or "0", message, data.get("result"), request_id)
+    if check:
+        _check(envelope, operation=operation, action=action, idempotent=idempotent)
+    return envelope
+
+
+def _check(envelope: Envelope, *, operation: str, action: bool, idempotent: bool) -> None:
+    """Raise unless the envelope says success: code 0 and a result (an action's: not false)."""
+    status, code, result = envelope.http_status, envelope.code, envelope.result
+    fields: NcpErrorFields = {
+        "status": status,
+        "error_code": code,
+        "sent": "sent",
+        "request_id": envelope.request_id,
+        "idempotent": idempotent,
+        "gateway_message": envelope.message or None,
+    }
+    if code != "0":
+        # Some refusals (e.g. a mutation while the cluster is changing) come as HTTP 200.
+        quoted = (
+            json.dumps(envelope.message, ensure_ascii=False) if envelope.message else "no message"
         )
-    result = data.get("result")
+        raise NcpRefused(
+            f"CDSS {operation}: refused by the service (HTTP {status}, code {code}: {quoted}); "
+            "nothing was applied",
+            operation=operation,
+            **fields,
+        )
     if result is None or (action and result is False):
         raise NcpBadResponse(
             f"CDSS {operation}: the envelope has code 0 but a {json.dumps(result)} result, "
-            "so the action was not accepted",
+            "so the action was not accepted"
+            if action
+            else f"CDSS {operation}: the envelope has code 0 but a null result",
             operation=operation,
-            status=status,
-            error_code=code,
-            sent="sent",
-            request_id=request_id,
-            idempotent=idempotent,
-            gateway_message=message,
+            **fields,
         )
-    return Envelope(status, code or "0", message, result, request_id)
 
 
 def gateway_error(

@@ -21,6 +21,7 @@ class ActionResult:
     request_id: str | None
     http_status: int
     duration: float
+    compute_instance_nos: tuple[int, ...] = ()  # restartKafkaServicePerNode: the nodes asked for
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,48 @@ class ClusterInfo:
         return self.status in BUSY_STATES
 
 
+@dataclass(frozen=True)
+class PreCheck:
+    """rollingRestartPreCheck: `possible` only for `message == "SUCCESS"` with `result: true`."""
+
+    cluster_no: str
+    possible: bool
+    message: str
+    code: str
+    request_id: str | None
+
+    @property
+    def reason(self) -> str:
+        """Why a rolling restart is not possible, in NCP's words."""
+        return self.message or f"no message (code {self.code})"
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    """One node of getClusterNodeList; `status` is its computeInstanceStatus."""
+
+    compute_instance_no: int
+    host_name: str
+    private_ip: str | None
+    node_role_code: str | None
+    status: str | None
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    """One cluster of the getClusterInfoList listing; `status` is its lifecycle status."""
+
+    cluster_no: str
+    name: str | None
+    status: str | None
+    kafka_version: str | None
+
+    @property
+    def busy(self) -> bool:
+        """The cluster is being created, changed or deleted."""
+        return self.status in BUSY_STATES
+
+
 def cluster_status(envelope: Envelope, cluster_no: str, operation: str) -> ClusterStatus:
     """Read a getClusterStatus result; NcpBadResponse when its shape is not the documented one."""
     result = _mapping(envelope, operation)
@@ -97,6 +140,61 @@ def cluster_info(envelope: Envelope, cluster_no: str, operation: str) -> Cluster
     return ClusterInfo(cluster_no, status, _text(result.get("clusterName")), envelope.request_id)
 
 
+def precheck(envelope: Envelope, cluster_no: str) -> PreCheck:
+    """Read a rollingRestartPreCheck answer, whatever it says (an unchecked envelope)."""
+    possible = envelope.code == "0" and envelope.message == "SUCCESS" and envelope.result is True
+    return PreCheck(cluster_no, possible, envelope.message, envelope.code, envelope.request_id)
+
+
+def cluster_nodes(envelope: Envelope, operation: str) -> tuple[ClusterNode, ...]:
+    """Read getClusterNodeList's `result.computeList[]`; each node needs a number and a name."""
+    nodes = _mapping(envelope, operation).get("computeList")
+    if not isinstance(nodes, list):
+        raise _bad(envelope, operation, "the result has no computeList")
+    out: list[ClusterNode] = []
+    for n, node in enumerate(nodes):
+        if not isinstance(node, Mapping):
+            raise _bad(envelope, operation, f"computeList[{n}] is not an object")
+        number = _int(node.get("computeInstanceNo"))
+        host_name = _text(node.get("hostName"))
+        if number is None or not host_name:
+            what = "an integer computeInstanceNo" if number is None else "a hostName"
+            raise _bad(envelope, operation, f"computeList[{n}] has no {what}")
+        out.append(
+            ClusterNode(
+                compute_instance_no=number,
+                host_name=host_name,
+                private_ip=_text(node.get("privateIp")),
+                node_role_code=_text(node.get("nodeRoleCode")),
+                status=_lower(node.get("computeInstanceStatus")),
+            )
+        )
+    return tuple(out)
+
+
+def cluster_summaries(envelope: Envelope, operation: str) -> tuple[ClusterSummary, ...]:
+    """Read one page of the getClusterInfoList listing: `result.allowedClusters[]`."""
+    entries = _mapping(envelope, operation).get("allowedClusters")
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise _bad(envelope, operation, "allowedClusters is not a list")
+    out: list[ClusterSummary] = []
+    for n, entry in enumerate(entries):
+        number = _int(entry.get("serviceGroupInstanceNo")) if isinstance(entry, Mapping) else None
+        if not isinstance(entry, Mapping) or number is None:
+            raise _bad(envelope, operation, f"allowedClusters[{n}] has no serviceGroupInstanceNo")
+        out.append(
+            ClusterSummary(
+                cluster_no=str(number),
+                name=_text(entry.get("serviceGroupName", entry.get("clusterName"))),
+                status=_lower(entry.get("status", entry.get("clusterStatus"))),
+                kafka_version=_text(entry.get("kafkaVersionCode")),
+            )
+        )
+    return tuple(out)
+
+
 def _mapping(envelope: Envelope, operation: str) -> Mapping[str, object]:
     if not isinstance(envelope.result, Mapping):
         raise _bad(envelope, operation, "the result is not an object")
@@ -111,6 +209,7 @@ def _color(result: Mapping[str, object], key: str, envelope: Envelope, operation
 
 
 def _nodes(value: object) -> tuple[NodeStatus, ...]:
+    """A per-node status list: items `{"hostname": ..., "status": ...}` (not `hostName`)."""
     if not isinstance(value, list):
         return ()
     return tuple(
@@ -118,6 +217,17 @@ def _nodes(value: object) -> tuple[NodeStatus, ...]:
         for n in value
         if isinstance(n, Mapping)
     )
+
+
+def _int(value: object) -> int | None:
+    """An integer field that may come as a number or as a string of digits."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 def _text(value: object) -> str | None:
