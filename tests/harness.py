@@ -21,6 +21,7 @@ CMAK_RULE = """
     trigger: {probe: {failures: 3, of: 3}}
     action: restart_cmak
     fallback_action: restart_all_services
+    max_blast_radius: cluster
     cooldown: 15m
     budget: {max: 3, per: 6h}
     verify: {grace: 10s, successes: 2, timeout: 2m}

@@ -48,6 +48,7 @@ rules:
       probe: {failures: 3, of: 3}
     action: restart_cmak
     fallback_action: restart_all_services
+    max_blast_radius: cluster
 """
 
 
@@ -108,6 +109,7 @@ def test_policy_has_durations_in_seconds() -> None:
         "      alert: {alertname: CMAKDown, labels: {team: kafka, env: prod}}\n"
         "      corroborate: probe\n"
         "    action: restart_all_services\n"
+        "    max_blast_radius: cluster\n"
     )
     policy = load_config(write(Path.cwd(), rules=rules)).policy()
     assert policy.targets == (
@@ -121,6 +123,7 @@ def test_policy_has_durations_in_seconds() -> None:
         trigger=core.ProbeTrigger(failures=3, of=3),
         action="restart_cmak",
         fallback_action="restart_all_services",
+        max_blast_radius="cluster",
         cooldown=90.0,
         budget=core.Budget(max=2, per=86400.0),
         verify=core.Verify(grace=1.0, successes=1, timeout=7200.0),
@@ -190,7 +193,8 @@ def test_restart_cmak_without_fallback_is_a_warning() -> None:
     config = load_config(write(Path.cwd(), rules=rules))
     assert config.warnings == (
         "rules/cmak.yaml:6: rules[0].action: NCP withdrew restartCMAKService on 2026-09-17; "
-        "add fallback_action: restart_all_services",
+        "add a fallback_action, e.g. restart_all_services with max_blast_radius: cluster "
+        "(every broker and ZooKeeper restart at once)",
     )
 
 
@@ -237,7 +241,8 @@ CASES: dict[str, tuple[str, str, str]] = {
         MAIN,
         replace(RULES, "    action: restart_cmak\n", "    action: restart_cmak\n    acton: x\n"),
         "rules/cmak.yaml:7: rules[0].acton: unknown key (expected one of: name, targets, "
-        "trigger, action, fallback_action, cooldown, budget, verify, mode)",
+        "trigger, action, actions, fallback_action, max_blast_radius, cooldown, budget, verify, "
+        "mode)",
     ),
     "duplicate key": (
         replace(MAIN, "  region: KR\n", "  region: KR\n  region: SGN\n"),
@@ -247,23 +252,23 @@ CASES: dict[str, tuple[str, str, str]] = {
     "bad duration": (
         MAIN,
         RULES + "    cooldown: 15 minutes\n",
-        "rules/cmak.yaml:8: rules[0].cooldown: '15 minutes' is not a duration "
+        "rules/cmak.yaml:9: rules[0].cooldown: '15 minutes' is not a duration "
         "(write e.g. '30s', '15m', '6h', '1d' or '1m30s')",
     ),
     "bare number duration": (
         MAIN,
         RULES + "    cooldown: 900\n",
-        "rules/cmak.yaml:8: rules[0].cooldown: a bare number is not a duration: write '900s'",
+        "rules/cmak.yaml:9: rules[0].cooldown: a bare number is not a duration: write '900s'",
     ),
     "duration under 1s": (
         MAIN,
         RULES + "    cooldown: 0s\n",
-        "rules/cmak.yaml:8: rules[0].cooldown: must be at least 1s",
+        "rules/cmak.yaml:9: rules[0].cooldown: must be at least 1s",
     ),
     "missing required key": (
         MAIN,
         replace(RULES, "    action: restart_cmak\n", ""),
-        "rules/cmak.yaml:2: rules[0].action: is required",
+        "rules/cmak.yaml:2: rules[0].action: is required (or actions: a ladder of steps)",
     ),
     "missing nested key": (
         replace(MAIN, "      url: http://10.0.1.5:9000\n", ""),
@@ -297,7 +302,7 @@ CASES: dict[str, tuple[str, str, str]] = {
         MAIN,
         replace(RULES, "action: restart_cmak", "action: restart_everything"),
         "rules/cmak.yaml:6: rules[0].action: must be one of 'restart_cmak', "
-        "'restart_all_services' or 'restart_kafka'",
+        "'restart_kafka_node', 'rolling_restart', 'restart_kafka' or 'restart_all_services'",
     ),
     "fallback == action": (
         MAIN,
@@ -334,7 +339,7 @@ CASES: dict[str, tuple[str, str, str]] = {
     "grace not under timeout": (
         MAIN,
         RULES + "    verify: {grace: 10m, timeout: 10m}\n",
-        "rules/cmak.yaml:8: rules[0].verify.grace: must be shorter than timeout (10m)",
+        "rules/cmak.yaml:9: rules[0].verify.grace: must be shorter than timeout (10m)",
     ),
     "both probe and alert": (
         MAIN,
@@ -376,7 +381,7 @@ CASES: dict[str, tuple[str, str, str]] = {
     "yaml syntax error": (
         MAIN,
         RULES + "    mode: [enforce\n",
-        "rules/cmak.yaml:9: (yaml): expected ',' or ']', but got '<stream end>' "
+        "rules/cmak.yaml:10: (yaml): expected ',' or ']', but got '<stream end>' "
         "(while parsing a flow sequence)",
     ),
     "empty rules file": (
@@ -453,8 +458,8 @@ def test_every_problem_across_files_at_once_in_file_and_line_order() -> None:
         "rules/cmak.yaml:2: rules[0].name: duplicate rule name 'cmak-unhealthy' "
         "(first at rules/a.yaml:2)",
         "rules/cmak.yaml:6: rules[0].action: must be one of 'restart_cmak', "
-        "'restart_all_services' or 'restart_kafka'",
-        "rules/cmak.yaml:8: rules[0].cooldown: a bare number is not a duration: write '5s'",
+        "'restart_kafka_node', 'rolling_restart', 'restart_kafka' or 'restart_all_services'",
+        "rules/cmak.yaml:9: rules[0].cooldown: a bare number is not a duration: write '5s'",
     ]
 
 
@@ -503,7 +508,15 @@ def test_check_examples_ok(
     monkeypatch.chdir(REPO)
     assert main(["check", "-c", "examples/remediator.yaml"]) == 0
     out, err = capsys.readouterr()
-    assert out == "OK: 2 targets, 3 rules\n"
+    assert out.splitlines() == [
+        "OK: 2 targets, 3 rules",
+        "cmak-unhealthy: restart_cmak (tool; withdrawn by NCP) → "
+        "restart_all_services (cluster: every broker and ZooKeeper restart at once)",
+        "cmak-down-alert: restart_cmak (tool; withdrawn by NCP) → "
+        "restart_all_services (cluster: every broker and ZooKeeper restart at once)",
+        "kafka-ui-unhealthy: restart_all_services "
+        "(cluster: every broker and ZooKeeper restart at once)",
+    ]
     assert err == ""
 
 
@@ -533,10 +546,11 @@ def test_check_prints_warnings_and_exits_0(capsys: pytest.CaptureFixture[str]) -
     write(Path.cwd(), rules=replace(RULES, "    fallback_action: restart_all_services\n", ""))
     assert main(["check", "-c", "remediator.yaml", "--no-secrets"]) == 0
     out, err = capsys.readouterr()
-    assert out == "OK: 2 targets, 1 rules\n"
+    assert out == "OK: 2 targets, 1 rules\ncmak-unhealthy: restart_cmak (tool; withdrawn by NCP)\n"
     assert err == (
         "warning: rules/cmak.yaml:6: rules[0].action: NCP withdrew restartCMAKService on "
-        "2026-09-17; add fallback_action: restart_all_services\n"
+        "2026-09-17; add a fallback_action, e.g. restart_all_services with max_blast_radius: "
+        "cluster (every broker and ZooKeeper restart at once)\n"
     )
 
 

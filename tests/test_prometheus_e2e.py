@@ -345,6 +345,7 @@ rules:
     trigger: {probe: {failures: 3, of: 3}}
     action: restart_cmak
     fallback_action: restart_all_services
+    max_blast_radius: cluster
     cooldown: 1h
     verify: {grace: 1s, successes: 2, timeout: 15s}
 """

@@ -35,6 +35,7 @@ ALERT_RULE = """
     targets: ["orders"]
     trigger: {alert: {alertname: CMAKDown}}
     action: restart_all_services
+    max_blast_radius: cluster
     cooldown: 15m
     verify: {grace: 10s, successes: 2, timeout: 2m}
 """

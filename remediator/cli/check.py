@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from remediator.cli.common import EXIT_OK, EXIT_USAGE, Subparsers, add_config_argument, load
+from remediator.core.rules import Rule, action_summary
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -14,7 +15,8 @@ def add_parser(sub: Subparsers) -> None:
         "check",
         help="validate the configuration and its rules files",
         description="Validate the configuration and the rules files it names, and check that "
-        "every secret it refers to can be read. Exit 0, or 2 with one line per problem: "
+        "every secret it refers to can be read. Exit 0 and say, per rule, every action it may "
+        "send and how far each reaches; or exit 2 with one line per problem: "
         "FILE:LINE: key.path: message.",
     )
     add_config_argument(p)
@@ -43,4 +45,11 @@ def check(args: argparse.Namespace) -> int:
             )
             return EXIT_USAGE
     print(f"OK: {len(config.targets)} targets, {len(config.rules)} rules")
+    for rule in config.policy().rules:
+        print(worst_case_line(rule))
     return EXIT_OK
+
+
+def worst_case_line(rule: Rule) -> str:
+    """What `rule` may do at worst (SPEC section 9): every action it may send, in order."""
+    return f"{rule.name}: " + " → ".join(action_summary(a) for a in rule.remedies)

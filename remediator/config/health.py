@@ -1,4 +1,4 @@
-"""What a health probe asks of a target's manager tool: the URL and what a healthy answer is."""
+"""What tells a target's health: its manager tool's answer, and its CDSS cluster status."""
 
 from __future__ import annotations
 
@@ -36,6 +36,16 @@ class HealthCheck:
     expect_body: re.Pattern[str] | None = None  # searched for in the body
     expect_json_status: str | None = None
     basic_auth: BasicAuth | None = None
+
+
+@dataclass(frozen=True)
+class ClusterCheck:
+    """One target's cluster-status look: a signed getClusterStatus every `interval` seconds."""
+
+    target: str
+    cluster_no: str
+    region: str
+    interval: float
 
 
 def join_url(base: str, path: str) -> str:

@@ -10,32 +10,22 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from remediator.config.health import HealthCheck
+from remediator.config.crosscheck import Located, check_rules, check_targets
+from remediator.config.health import ClusterCheck, HealthCheck
 from remediator.config.messages import describe
-from remediator.config.model import (
-    Guardrails,
-    Ncp,
-    Rule,
-    Section,
-    Server,
-    State,
-    Target,
-    region_problem,
-)
+from remediator.config.model import Guardrails, Ncp, Section, Server, State, Target
+from remediator.config.rulemodel import Rule
 from remediator.config.secrets import Secrets, SecretUse, resolve_secrets
 from remediator.config.yamlload import KeyPath, YamlDocument, format_path, load_yaml
 from remediator.core import rules as core
 from remediator.errors import ConfigError, Problem
-from remediator.ncp import sites
 from remediator.secrets import NcpKeyRole, SecretRef
 
 __all__ = [
@@ -50,9 +40,6 @@ __all__ = [
 
 DEFAULT_CONFIG = Path("/etc/remediator/remediator.yaml")
 _M = TypeVar("_M", bound=BaseModel)
-CMAK_WITHDRAWN = (
-    "NCP withdrew restartCMAKService on 2026-09-17; add fallback_action: restart_all_services"
-)
 
 
 class Config(Section):
@@ -81,6 +68,14 @@ class Config(Section):
         """The probe of every target, in configuration order."""
         return tuple(t.health_check() for t in self.targets)
 
+    def cluster_checks(self) -> tuple[ClusterCheck, ...]:
+        """The cluster-status look of every target with `cluster_health`, in configuration order."""
+        return tuple(
+            ClusterCheck(t.name, t.cluster_no, self.region_of(t), t.cluster_health.interval)
+            for t in self.targets
+            if t.cluster_health is not None
+        )
+
     def policy(self) -> core.Policy:
         """What the engine decides with (durations in seconds)."""
         g = self.guardrails
@@ -100,7 +95,7 @@ def _core_rule(rule: Rule) -> core.Rule:
     t = rule.trigger
     trigger: core.Trigger
     if t.probe is not None:
-        trigger = core.ProbeTrigger(failures=t.probe.failures, of=t.probe.of)
+        trigger = core.ProbeTrigger(failures=t.probe.failures, of=t.probe.of, check=t.probe.check)
     else:
         assert t.alert is not None  # the model guarantees exactly one
         trigger = core.AlertTrigger(
@@ -108,12 +103,15 @@ def _core_rule(rule: Rule) -> core.Rule:
             labels=tuple(sorted(t.alert.labels.items())),
             corroborate=t.corroborate == "probe",
         )
+    first, *then = rule.steps
     return core.Rule(
         name=rule.name,
         targets=rule.targets,
         trigger=trigger,
-        action=rule.action,
+        action=first,
+        then=tuple(then),
         fallback_action=rule.fallback_action,
+        max_blast_radius=rule.max_blast_radius,
         cooldown=rule.cooldown,
         budget=core.Budget(max=rule.budget.max, per=rule.budget.per),
         verify=core.Verify(
@@ -138,15 +136,6 @@ class _RulesFile(Section):
     """The top-level keys of a rules file."""
 
     rules: Any
-
-
-@dataclass(frozen=True)
-class _Located:
-    """An item of a list (a target, a rule) as written, and where."""
-
-    doc: YamlDocument
-    path: KeyPath
-    raw: dict[Any, Any]
 
 
 class _Loader:
@@ -184,6 +173,8 @@ class _Loader:
         key = (error.get("ctx") or {}).get("key")
         if isinstance(key, str):
             loc.append(key)
+        elif isinstance(key, tuple):
+            loc.extend(key)
         self.add(doc, (*path, *loc), describe(error, model, loc))
 
     def items(self, data: Any, doc: YamlDocument, path: KeyPath) -> list[Any]:
@@ -233,14 +224,12 @@ def load_config(path: Path) -> Config:
     ]
     rules = _load_rules(loader, doc, root.get("rules"))
 
-    names = (at.raw.get("name") for _, at in targets)
-    known = list(dict.fromkeys(name for name in names if isinstance(name, str)))
     raw_ncp = root.get("ncp")
     site = (
         ncp.site if ncp is not None else raw_ncp.get("site") if isinstance(raw_ncp, dict) else None
     )
-    _check_targets(loader, [at for _, at in targets], site if isinstance(site, str) else None)
-    _check_rules(loader, [at for _, at in rules], known)
+    check_targets(loader, [at for _, at in targets], site if isinstance(site, str) else None)
+    check_rules(loader, [at for _, at in rules], [at for _, at in targets])
     valid_targets = [(t, at) for t, at in targets if t is not None]
     valid_rules = [(r, at) for r, at in rules if r is not None]
     problems = loader.sorted_problems()
@@ -266,10 +255,10 @@ def load_config(path: Path) -> Config:
 
 def _load_rules(
     loader: _Loader, main: YamlDocument, data: Any
-) -> list[tuple[Rule | None, _Located]]:
+) -> list[tuple[Rule | None, Located]]:
     base = os.path.dirname(main.file)
     seen: set[str] = set()
-    out: list[tuple[Rule | None, _Located]] = []
+    out: list[tuple[Rule | None, Located]] = []
     for i, pattern in enumerate(loader.items(data, main, ("rules",))):
         if not isinstance(pattern, str) or not pattern:
             loader.add(main, ("rules", i), "must be a file name or glob, e.g. rules/*.yaml")
@@ -291,7 +280,7 @@ def _load_rules(
     return out
 
 
-def _load_rules_file(loader: _Loader, doc: YamlDocument) -> list[tuple[Rule | None, _Located]]:
+def _load_rules_file(loader: _Loader, doc: YamlDocument) -> list[tuple[Rule | None, Located]]:
     if doc.problems and doc.data is None:
         return []
     if not isinstance(doc.data, dict):
@@ -306,60 +295,15 @@ def _load_rules_file(loader: _Loader, doc: YamlDocument) -> list[tuple[Rule | No
     ]
 
 
-def _located(items: list[Any], doc: YamlDocument, key: str) -> list[tuple[_Located, Any]]:
+def _located(items: list[Any], doc: YamlDocument, key: str) -> list[tuple[Located, Any]]:
     return [
-        (_Located(doc, (key, i), item if isinstance(item, dict) else {}), item)
+        (Located(doc, (key, i), item if isinstance(item, dict) else {}), item)
         for i, item in enumerate(items)
     ]
 
 
-def _check_targets(loader: _Loader, targets: Sequence[_Located], site: str | None) -> None:
-    # On the raw items, so that a target with some other mistake is still compared.
-    firsts: dict[tuple[str, str], int] = {}
-    for at in targets:
-        for key in ("name", "cluster_no"):
-            value = at.raw.get(key)
-            if isinstance(value, int) and not isinstance(value, bool):
-                value = str(value)
-            if not isinstance(value, str):
-                continue
-            line = at.doc.line_of((*at.path, key))
-            first = firsts.setdefault((key, value), line)
-            if first != line:
-                loader.add(
-                    at.doc, (*at.path, key), f"duplicate {key} {value!r} (first on line {first})"
-                )
-        region = at.raw.get("region")
-        if isinstance(region, str) and site in sites.PREFIXES:
-            problem = region_problem(site, region)
-            if problem is not None:
-                loader.add(at.doc, (*at.path, "region"), problem)
-
-
-def _check_rules(loader: _Loader, rules: Sequence[_Located], known: Sequence[str]) -> None:
-    firsts: dict[str, str] = {}
-    listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
-    for at in rules:
-        name = at.raw.get("name")
-        if isinstance(name, str):
-            here = f"{at.doc.file}:{at.doc.line_of((*at.path, 'name'))}"
-            first = firsts.setdefault(name, here)
-            if first != here:
-                loader.add(
-                    at.doc, (*at.path, "name"), f"duplicate rule name {name!r} (first at {first})"
-                )
-        patterns = at.raw.get("targets", ["*"])
-        for k, pattern in enumerate(patterns if isinstance(patterns, list) else []):
-            if isinstance(pattern, str) and not any(fnmatchcase(t, pattern) for t in known):
-                path = (*at.path, "targets", k) if "targets" in at.raw else (*at.path, "targets")
-                where = f"targets: {listed}" if known else "no targets are configured"
-                loader.add(at.doc, path, f"{pattern!r} matches no configured target ({where})")
-        if at.raw.get("action") == "restart_cmak" and at.raw.get("fallback_action") is None:
-            loader.warn(at.doc, (*at.path, "action"), CMAK_WITHDRAWN)
-
-
 def _secret_uses(
-    doc: YamlDocument, ncp: Ncp, server: Server, targets: Iterable[tuple[Target, _Located]]
+    doc: YamlDocument, ncp: Ncp, server: Server, targets: Iterable[tuple[Target, Located]]
 ) -> tuple[SecretUse, ...]:
     def use(
         path: KeyPath, at: YamlDocument, ref: SecretRef | None, role: NcpKeyRole | None = None

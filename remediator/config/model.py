@@ -1,23 +1,23 @@
-"""The sections of the configuration as frozen pydantic models (SPEC section 5), one per mapping.
+"""The main file's sections as frozen pydantic models (SPEC section 5), one per mapping.
 
-Each model checks what it can see by itself; checks across sections and files (unique names,
-target globs, a target's region on the site) are in `config.py`. A check that concerns one key
-of a model raises `PydanticCustomError` with `ctx["key"]` naming it, so the problem is reported
-at that key's line.
+Each model checks what it can see by itself; the rules files' models are in `rulemodel.py`, and
+checks across sections and files (unique names, target globs, a target's region on the site,
+blast radius) in `crosscheck.py`. A check that concerns one key of a model raises
+`PydanticCustomError` with `ctx["key"]` naming it (a key, or a path like `("actions", 1)`), so
+the problem is reported at that key's line.
 """
 
 from __future__ import annotations
 
 import re
 from functools import partial
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict, model_validator
 from pydantic_core import PydanticCustomError
 
 from remediator.config.health import BasicAuth, HealthCheck, HealthKind, preset
-from remediator.core.rules import ActionName, Mode
 from remediator.ncp import sites
 from remediator.secrets import SecretRef
 from remediator.timetext import format_duration, parse_duration
@@ -29,7 +29,7 @@ SECRET_KINDS = ("env", "file", "credential")
 NCP_KEY_KINDS = (*SECRET_KINDS, "ncloud_profile")
 
 
-def fail(key: str | None, message: str) -> NoReturn:
+def fail(key: str | tuple[str | int, ...] | None, message: str) -> NoReturn:
     """Raise a validation problem about `key` of the model being validated (or the model)."""
     raise PydanticCustomError("config", message, {"key": key} if key else None)
 
@@ -276,91 +276,21 @@ class Health(Section):
         )
 
 
+class ClusterHealth(Section):
+    """`cluster_health:` read the cluster's CDSS status (getClusterStatus) every `interval`."""
+
+    interval: Duration = 60.0
+
+
 class Target(Section):
-    """One entry of `targets:`: a CDSS cluster and how to probe its manager tool."""
+    """One entry of `targets:`: a CDSS cluster, how to probe its manager tool, and its status."""
 
     name: Name
     cluster_no: ClusterNo
     region: Text | None = None
     health: Health
+    cluster_health: ClusterHealth | None = None
 
     def health_check(self) -> HealthCheck:
         """The probe of this target."""
         return self.health.check(self.name)
-
-
-class ProbeTrigger(Section):
-    """`trigger.probe:` trip when `failures` of the last `of` probes failed."""
-
-    failures: Count
-    of: Count
-
-    @model_validator(mode="after")
-    def _failures_fit(self) -> ProbeTrigger:
-        if self.failures > self.of:
-            fail("failures", f"must be at most 'of' ({self.of})")
-        return self
-
-
-class AlertTrigger(Section):
-    """`trigger.alert:` trip on a firing alert with this name and these labels."""
-
-    alertname: Text
-    labels: dict[Annotated[str, Strict()], Annotated[str, Strict()]] = {}
-
-
-class Trigger(Section):
-    """`trigger:` exactly one of `probe` or `alert`; `corroborate: probe` only with `alert`."""
-
-    probe: ProbeTrigger | None = None
-    alert: AlertTrigger | None = None
-    corroborate: Literal["probe"] | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Trigger:
-        if (self.probe is None) == (self.alert is None):
-            fail(None, "needs exactly one of 'probe' or 'alert'")
-        if self.corroborate is not None and self.alert is None:
-            fail("corroborate", "only with an alert trigger (a probe trigger is a probe already)")
-        return self
-
-
-class Budget(Section):
-    """`budget:` at most `max` actions per (rule, target) in any `per` window."""
-
-    max: Count = 3
-    per: Duration = 6 * 3600.0
-
-
-class Verify(Section):
-    """`verify:` recovered after `grace` and `successes` healthy probes, within `timeout`."""
-
-    grace: Duration = 120.0
-    successes: Count = 2
-    timeout: Duration = 600.0
-
-    @model_validator(mode="after")
-    def _grace_first(self) -> Verify:
-        if self.grace >= self.timeout:
-            fail("grace", f"must be shorter than timeout ({format_duration(self.timeout)})")
-        return self
-
-
-class Rule(Section):
-    """One entry of a rules file's `rules:`."""
-
-    name: Name
-    targets: Annotated[tuple[Text, ...], Field(min_length=1)] = ("*",)
-    trigger: Trigger
-    action: ActionName
-    fallback_action: ActionName | None = None
-    cooldown: Duration = 900.0
-    budget: Budget = Budget()
-    verify: Verify = Verify()
-    mode: Mode = "enforce"
-
-    @model_validator(mode="after")
-    def _fallback_differs(self) -> Rule:
-        if self.fallback_action == self.action:
-            fail("fallback_action", f"must differ from action ({self.action})")
-        return self

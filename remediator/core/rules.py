@@ -1,23 +1,106 @@
-"""What the operator configured, as the core sees it: targets, rules, guardrails (all frozen)."""
+"""What the operator configured, as the core sees it: targets, rules, guardrails (all frozen).
+
+It also says what each action does and how far it reaches (SPEC section 9), in the words that
+`check`, `status`, `explain`, the logs and notifications use.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from types import MappingProxyType
 from typing import Literal
 
-ActionName = Literal["restart_cmak", "restart_all_services", "restart_kafka"]
-ACTIONS: tuple[ActionName, ...] = ("restart_cmak", "restart_all_services", "restart_kafka")
+ActionName = Literal[
+    "restart_cmak", "restart_kafka_node", "rolling_restart", "restart_kafka", "restart_all_services"
+]
+ACTIONS: tuple[ActionName, ...] = (
+    "restart_cmak",
+    "restart_kafka_node",
+    "rolling_restart",
+    "restart_kafka",
+    "restart_all_services",
+)
 Mode = Literal["enforce", "shadow"]
+BlastRadius = Literal["tool", "node", "rolling", "cluster"]
+BLAST_RADII: tuple[BlastRadius, ...] = ("tool", "node", "rolling", "cluster")  # narrowest first
+DEFAULT_MAX_BLAST_RADIUS: BlastRadius = "rolling"
+Evidence = Literal["tool", "cluster"]
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """What one action does: its blast radius, and the same in words for operators."""
+
+    blast_radius: BlastRadius
+    effect: str  # what the action does, as a verb phrase: "restarts ..."
+    impact: str | None = None  # what the operator sees happen, when the radius alone does not say
+    caveat: str | None = None
+
+
+REMEDIES: Mapping[ActionName, Remedy] = MappingProxyType(
+    {
+        "restart_cmak": Remedy("tool", "restarts CMAK only", caveat="withdrawn by NCP"),
+        "restart_kafka_node": Remedy(
+            "node",
+            "restarts Kafka on the broker nodes that are not green",
+            "Kafka restarts on the broker nodes that are not green, never a green one",
+        ),
+        "rolling_restart": Remedy(
+            "rolling",
+            "restarts the brokers one at a time, after NCP's pre-check",
+            "brokers restart one at a time, after NCP's pre-check",
+        ),
+        "restart_kafka": Remedy(
+            "cluster", "restarts Kafka on every broker at once", "every broker restarts at once"
+        ),
+        "restart_all_services": Remedy(
+            "cluster",
+            "restarts every broker and ZooKeeper at once",
+            "every broker and ZooKeeper restart at once",
+        ),
+    }
+)
+BLAST_RADIUS: Mapping[ActionName, BlastRadius] = MappingProxyType(
+    {action: remedy.blast_radius for action, remedy in REMEDIES.items()}
+)
+
+
+def exceeds(radius: BlastRadius, limit: BlastRadius) -> bool:
+    """Whether `radius` reaches further than `limit` (tool < node < rolling < cluster)."""
+    return BLAST_RADII.index(radius) > BLAST_RADII.index(limit)
+
+
+def widest(radii: Iterable[BlastRadius]) -> BlastRadius:
+    """The furthest-reaching of `radii` (`tool` when there are none)."""
+    return max(radii, key=BLAST_RADII.index, default="tool")
+
+
+def action_effect(action: ActionName) -> str:
+    """What `action` does, e.g. `restarts every broker and ZooKeeper at once`."""
+    remedy = REMEDIES[action]
+    return remedy.effect + (f" ({remedy.caveat})" if remedy.caveat else "")
+
+
+def action_summary(action: ActionName) -> str:
+    """`action` with its blast radius and impact, e.g. `restart_cmak (tool; withdrawn by NCP)`."""
+    remedy = REMEDIES[action]
+    words = remedy.blast_radius + (f": {remedy.impact}" if remedy.impact else "")
+    return f"{action} ({words}{f'; {remedy.caveat}' if remedy.caveat else ''})"
 
 
 @dataclass(frozen=True)
 class ProbeTrigger:
-    """Trip when at least `failures` of the last `of` probes failed."""
+    """Trip when at least `failures` of the last `of` looks failed; `check` says which looks.
+
+    `tool` is the manager-tool probe of the target's `health:`; `cluster` is its CDSS cluster
+    status (`cluster_health:`).
+    """
 
     failures: int
     of: int
+    check: Evidence = "tool"
 
 
 @dataclass(frozen=True)
@@ -55,7 +138,7 @@ class Verify:
 
 @dataclass(frozen=True)
 class Rule:
-    """One remediation rule."""
+    """One remediation rule: its trigger, its ladder of actions and the limits on them."""
 
     name: str
     targets: tuple[str, ...]
@@ -66,6 +149,24 @@ class Rule:
     budget: Budget = field(default_factory=Budget)
     verify: Verify = field(default_factory=Verify)
     mode: Mode = "enforce"
+    then: tuple[ActionName, ...] = ()  # a ladder's steps after `action`, tried in order
+    max_blast_radius: BlastRadius = DEFAULT_MAX_BLAST_RADIUS
+
+    @property
+    def steps(self) -> tuple[ActionName, ...]:
+        """The ladder: `action`, then the steps of `then`."""
+        return (self.action, *self.then)
+
+    @property
+    def remedies(self) -> tuple[ActionName, ...]:
+        """Every action the rule may send, in order: its steps, then its fallback."""
+        fallback = () if self.fallback_action is None else (self.fallback_action,)
+        return (*self.steps, *fallback)
+
+    @property
+    def worst_case(self) -> BlastRadius:
+        """The furthest blast radius of any action the rule may send."""
+        return widest(BLAST_RADIUS[action] for action in self.remedies)
 
     def applies_to(self, target: str) -> bool:
         """Whether one of the rule's target globs matches `target`."""
