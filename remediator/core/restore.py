@@ -92,8 +92,9 @@ def adopt(state: EngineState, old: EngineState) -> None:
             ts.in_flight = flight
     for key, st in state.rule_states.items():
         prev = old.rule_states.get(key)
-        rule, prev_rule = state.rules[key[0]], old.rules.get(key[0])
-        if prev is None or prev_rule is None or prev_rule.trigger != rule.trigger:
+        # `manual` is no configured rule: restore() made its state for a restart in flight.
+        rule, prev_rule = state.rules.get(key[0]), old.rules.get(key[0])
+        if prev is None or rule is None or prev_rule is None or prev_rule.trigger != rule.trigger:
             continue
         st.window = prev.window.copy()
         st.first_failure_at, st.tripped = prev.first_failure_at, prev.tripped
