@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from remediator.errors import ConfigError, CredentialError, Problem
 from remediator.secrets import NcpKeyRole, Secret, SecretRef, resolve, resolve_ncp_key
-
-if TYPE_CHECKING:
-    from remediator.config.loader import Config
 
 
 @dataclass(frozen=True)
@@ -36,8 +33,15 @@ class Secrets:
     by_ref: Mapping[SecretRef, Secret]
 
 
+class ConfigWithSecrets(Protocol):
+    """A loaded configuration, as far as its secrets go (not `loader.Config`: no cycle)."""
+
+    @property
+    def secret_uses(self) -> Sequence[SecretUse]: ...
+
+
 def resolve_secrets(
-    config: Config,
+    config: ConfigWithSecrets,
     *,
     environ: Mapping[str, str] | None = None,
     ncloud_config: Path | None = None,

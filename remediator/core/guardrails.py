@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from remediator.core.rules import Rule
-from remediator.core.state import RuleState
+from remediator.core.state import MANUAL, EngineState, RuleState
 
-if TYPE_CHECKING:
-    from remediator.core.engine import Engine
+__all__ = [
+    "MANUAL",
+    "Blocked",
+    "cooldown_remaining",
+    "fleet_guard",
+    "local_guard",
+    "manual_guard",
+    "passed_summary",
+]
 
 Blocked = tuple[str, str]
-MANUAL = "manual"  # the rule name of operator-requested restarts
+FLEET_WINDOW = 3600.0  # max_actions_per_hour counts actions in this window
 
 
-def local_guard(
-    engine: Engine, rule: Rule, target: str, st: RuleState, now: float
-) -> Blocked | None:
+def local_guard(state: EngineState, rule: Rule, target: str, now: float) -> Blocked | None:
     """The first guard that holds the action back, as (reason, detail), in SPEC order; else None."""
-    flight = engine.targets[target].in_flight
+    st = state.rule_states[(rule.name, target)]
+    flight = state.targets[target].in_flight
     if flight is not None:
         return "in_progress", f"{flight.action} by rule {flight.rule} is {flight.phase}"
-    paused, why = engine.paused(target, now)
+    paused, why = state.paused(target, now)
     if paused:
         return "paused", f"paused: {why}"
     last = st.last_action_at()
@@ -33,49 +37,49 @@ def local_guard(
         return "budget", f"budget spent: {used} of {rule.budget.max} per {rule.budget.per:g}s"
     if st.breaker_open:
         return "breaker", "breaker open: restarts did not help; a human must look"
-    return fleet_guard(engine, now)
+    return fleet_guard(state, now)
 
 
-def manual_guard(engine: Engine, rule: Rule, target: str, now: float) -> Blocked | None:
+def manual_guard(state: EngineState, rule: Rule, target: str, now: float) -> Blocked | None:
     """The guards of an operator's restart: the same, but target-wide and without a budget.
 
     Budgets bound automatic loops; a person's restart is not one, but it still waits for the
     target's cooldown (unless forced), stops at an open breaker (unless reset), and counts
     against the fleet limits.
     """
-    flight = engine.targets[target].in_flight
+    flight = state.targets[target].in_flight
     if flight is not None:
         return "in_progress", f"{flight.action} by rule {flight.rule} is {flight.phase}"
-    paused, why = engine.paused(target, now)
+    paused, why = state.paused(target, now)
     if paused:
         return "paused", f"paused: {why}"
-    last = engine.last_action_at.get(target)
+    last = state.last_action_at.get(target)
     if last is not None and now - last < rule.cooldown:
         left = rule.cooldown - (now - last)
         return "cooldown", f"cooldown: {left:.0f}s left of {rule.cooldown:g}s (--force skips it)"
-    for other in engine.policy.rules_for(target):
-        if engine.rule_states[(other.name, target)].breaker_open:
+    for other in state.policy.rules_for(target):
+        if state.rule_states[(other.name, target)].breaker_open:
             return "breaker", f"breaker of {other.name} is open (--reset-breaker closes it)"
-    return fleet_guard(engine, now)
+    return fleet_guard(state, now)
 
 
-def fleet_guard(engine: Engine, now: float) -> Blocked | None:
+def fleet_guard(state: EngineState, now: float) -> Blocked | None:
     """Fleet-wide limits: concurrent actions, actions per hour, and mass failure."""
-    g = engine.policy.guardrails
-    busy = sum(1 for ts in engine.targets.values() if ts.in_flight is not None)
+    g = state.policy.guardrails
+    busy = sum(1 for ts in state.targets.values() if ts.in_flight is not None)
     if busy >= g.max_concurrent_actions:
         return (
             "fleet_limit",
             f"{busy} action(s) in flight (max_concurrent_actions {g.max_concurrent_actions})",
         )
-    hour = sum(1 for t in engine.fleet_action_times if now - t < 3600.0)
+    hour = sum(1 for t in state.fleet_action_times if now - t < FLEET_WINDOW)
     if hour >= g.max_actions_per_hour:
         return (
             "fleet_limit",
             f"{hour} actions in the last hour (max_actions_per_hour {g.max_actions_per_hour})",
         )
-    total = len(engine.targets)
-    down = sum(1 for ts in engine.targets.values() if ts.last_ok is False)
+    total = len(state.targets)
+    down = sum(1 for ts in state.targets.values() if ts.last_ok is False)
     if total and down >= g.mass_failure_min_unhealthy and down / total >= g.mass_failure_fraction:
         return "mass_failure", f"{down} of {total} targets unhealthy: likely an upstream problem"
     return None
@@ -87,19 +91,20 @@ def cooldown_remaining(rule: Rule, st: RuleState, now: float) -> float:
     return max(0.0, rule.cooldown - (now - last)) if last is not None else 0.0
 
 
-def passed_summary(engine: Engine, rule: Rule, target: str, st: RuleState, now: float) -> str:
+def passed_summary(state: EngineState, rule: Rule, target: str, now: float) -> str:
     """Each local guard and why it let the action through, for the `acted` decision's detail."""
-    g = engine.policy.guardrails
+    st = state.rule_states[(rule.name, target)]
+    g = state.policy.guardrails
     last = st.last_action_at()
     since = "never acted" if last is None else f"last action {now - last:.0f}s ago"
-    busy = sum(1 for ts in engine.targets.values() if ts.in_flight is not None)
-    hour = sum(1 for t in engine.fleet_action_times if now - t < 3600.0)
-    down = sum(1 for ts in engine.targets.values() if ts.last_ok is False)
+    busy = sum(1 for ts in state.targets.values() if ts.in_flight is not None)
+    hour = sum(1 for t in state.fleet_action_times if now - t < FLEET_WINDOW)
+    down = sum(1 for ts in state.targets.values() if ts.last_ok is False)
     return (
         f"not in progress; not paused; cooldown {rule.cooldown:g}s clear ({since}); "
         f"budget {st.actions_within(now, rule.budget.per)}/{rule.budget.max}; breaker closed; "
         f"fleet {busy}/{g.max_concurrent_actions} in flight, "
         f"{hour}/{g.max_actions_per_hour} this hour; "
-        f"{down}/{len(engine.targets)} targets unhealthy "
+        f"{down}/{len(state.targets)} targets unhealthy "
         f"(mass failure at {g.mass_failure_min_unhealthy} and {g.mass_failure_fraction:.0%})"
     )

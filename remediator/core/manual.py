@@ -1,25 +1,24 @@
-"""Part of the engine: restarts an operator asks for (`remediator restart`).
+"""What operators ask of the engine: restarts (`remediator restart`), and lifting pauses.
 
-They go through a synthetic `manual` rule per target and the same guards as a rule's trip
-(see guardrails.manual_guard); functions over the `Engine`'s state.
+A restart goes through a synthetic `manual` rule per target and the same guards as a rule's
+trip (see guardrails.manual_guard). Pauses themselves are `EngineState.pause`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from remediator.core.decisions import CheckFirst, Output
+from remediator.core.decisions import BreakerChanged, Output
 from remediator.core.events import ManualRestart, Resume
-from remediator.core.guardrails import MANUAL, manual_guard
+from remediator.core.guardrails import manual_guard
 from remediator.core.rules import Budget, ProbeTrigger, Rule, Verify
-from remediator.core.state import RuleState
-
-if TYPE_CHECKING:
-    from remediator.core.engine import Engine
+from remediator.core.state import MANUAL, EngineState, RuleState
+from remediator.core.trip import Trip, ask_first, suppress
 
 
-def manual_rule(engine: Engine, target: str, action: str, *, force: bool, dry_run: bool) -> Rule:
-    rules = engine.policy.rules_for(target)
+def manual_rule(
+    state: EngineState, target: str, action: str, *, force: bool, dry_run: bool
+) -> Rule:
+    """Make (or remake) `target`'s synthetic rule for an operator's restart with `action`."""
+    rules = state.policy.rules_for(target)
     rule = Rule(
         name=MANUAL,
         targets=(target,),
@@ -31,36 +30,54 @@ def manual_rule(engine: Engine, target: str, action: str, *, force: bool, dry_ru
         verify=rules[0].verify if rules else Verify(),
         mode="shadow" if dry_run else "enforce",
     )
-    engine._manual[target] = rule
-    engine.rule_states.setdefault((MANUAL, target), RuleState())
+    state.manual_rules[target] = rule
+    state.rule_states.setdefault((MANUAL, target), RuleState())
     return rule
 
 
-def on_manual(engine: Engine, m: ManualRestart, now: float, out: list[Output]) -> None:
-    if m.target not in engine.targets:
-        return
-    if m.reset_breaker:
-        engine._on_resume(Resume(m.target, now, reset_breaker=True), now, out, lift=False)
-    rule = manual_rule(engine, m.target, m.action, force=m.force, dry_run=m.dry_run)
-    st = engine.rule_states[(MANUAL, m.target)]
+def on_manual(state: EngineState, m: ManualRestart, now: float) -> list[Output]:
+    """An operator's restart: close breakers if asked, then the guards, then a look first."""
+    if m.target not in state.targets:
+        return []
+    out = reset_breakers(state, m.target, now) if m.reset_breaker else []
+    rule = manual_rule(state, m.target, m.action, force=m.force, dry_run=m.dry_run)
+    trip = Trip(rule, m.target, "manual")
+    st = state.rule_states[trip.key]
     st.reset_trip()
     st.tripped = True
-    engine._manual_reason[m.target] = m.reason
-    blocked = manual_guard(engine, rule, m.target, now)
+    state.manual_reasons[m.target] = m.reason
+    blocked = manual_guard(state, rule, m.target, now)
     if blocked is not None:
-        engine._suppress(rule, m.target, st, blocked[0], blocked[1], "manual", now, out)
-        return
-    st.pending_token = engine._next_token
-    st.pending_trigger = "manual"
-    engine._next_token += 1
-    out.append(
-        CheckFirst(
-            rule=MANUAL,
-            target=m.target,
-            cluster_no=engine._cluster_no(m.target),
-            token=st.pending_token,
-            probe=False,
-            trigger="manual",
-            at=now,
-        )
-    )
+        return [*out, *suppress(state, trip, *blocked, now)]
+    return [*out, ask_first(state, trip, now)]
+
+
+def on_resume(state: EngineState, r: Resume, now: float) -> list[Output]:
+    """Lift the pause of `r.target` (of all when None); close its breakers if asked."""
+    names = list(state.targets) if r.target is None else [r.target]
+    if r.target is None:
+        state.all_paused_until, state.all_pause_reason = None, ""
+    out: list[Output] = []
+    for name in names:
+        ts = state.targets.get(name)
+        if ts is None:
+            continue
+        ts.paused_until, ts.pause_reason = None, ""
+        if r.reset_breaker:
+            out.extend(reset_breakers(state, name, now))
+    return out
+
+
+def reset_breakers(state: EngineState, target: str, now: float) -> list[Output]:
+    """Close every open breaker of `target`'s rules, as an operator asked."""
+    out: list[Output] = []
+    for rule in state.policy.rules_for(target):
+        st = state.rule_states[(rule.name, target)]
+        if st.breaker_open:
+            st.breaker_open = False
+            out.append(
+                BreakerChanged(
+                    rule=rule.name, target=target, open=False, at=now, detail="reset by an operator"
+                )
+            )
+    return out

@@ -1,22 +1,23 @@
-"""Part of the engine: rebuilding its memory from the ledger, and taking over at a reload.
-
-Functions over the `Engine`'s state, split out of engine.py to keep one concern a module.
-"""
+"""Rebuilding the engine's memory from the ledger, and taking it over at a reload."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from remediator.core.state import ActionRecord, EpisodeState, InFlight, PauseRecord
-
-if TYPE_CHECKING:
-    from remediator.core.engine import Engine
+from remediator.core.manual import manual_rule
+from remediator.core.state import (
+    MANUAL,
+    ActionRecord,
+    EngineState,
+    EpisodeState,
+    InFlight,
+    PauseRecord,
+)
 
 
 def restore(
-    engine: Engine,
+    state: EngineState,
     actions: Iterable[ActionRecord],
     *,
     breakers: Iterable[tuple[str, str]] = (),
@@ -31,18 +32,20 @@ def restore(
     """
     latest: dict[str, ActionRecord] = {}
     for rec in sorted(actions, key=lambda a: a.intent_at):
-        st = engine.rule_states.get((rec.rule, rec.target))
+        st = state.rule_states.get((rec.rule, rec.target))
         if st is not None:
             st.action_times.append(rec.intent_at)
             if rec.remediation:
                 st.last_outcome = rec.remediation
         if rec.mode == "enforce":
-            engine.fleet_action_times.append(rec.intent_at)
-            engine.last_action_at[rec.target] = rec.intent_at
+            state.fleet_action_times.append(rec.intent_at)
+            state.last_action_at[rec.target] = rec.intent_at
             latest[rec.target] = rec
     for target, rec in latest.items():
-        rule = engine._rule(rec.rule, target, rec.action)
-        ts = engine.targets.get(target)
+        rule = state.rule(rec.rule, target)
+        if rule is None and rec.rule == MANUAL and target in state.targets:
+            rule = manual_rule(state, target, rec.action, force=False, dry_run=False)
+        ts = state.targets.get(target)
         if rule is None or ts is None or rec.remediation is not None:
             continue
         if rec.result in ("failure", "not_available"):
@@ -56,41 +59,42 @@ def restore(
             grace_until=started + rule.verify.grace,
             deadline=started + rule.verify.timeout,
         )
-        engine._wake(started + rule.verify.timeout)
+        state.wake(started + rule.verify.timeout)
     for rule_name, target in breakers:
-        st = engine.rule_states.get((rule_name, target))
+        st = state.rule_states.get((rule_name, target))
         if st is not None:
             st.breaker_open = True
     for p in pauses:
-        engine._apply_pause(p.target, p.until, p.reason)
+        state.pause(p.target, p.until, p.reason)
     for fingerprint, starts_at, target, last_seen in decided_episodes:
-        engine.episodes[(fingerprint, starts_at)] = EpisodeState(
+        state.episodes[(fingerprint, starts_at)] = EpisodeState(
             target=target, final=True, last_seen=last_seen
         )
 
 
-def adopt(engine: Engine, old: Engine) -> None:
-    """Take over what `old` (the engine of the previous config) saw live, after a restore.
+def adopt(state: EngineState, old: EngineState) -> None:
+    """Take over what `old` (the state under the previous config) saw live, after a restore.
 
     Probe windows and trips carry over for rules whose trigger did not change; health,
     in-flight work and alert episodes carry over for targets that still exist. Cooldowns,
     budgets and breakers come from the ledger, recomputed with the new rules.
     """
-    engine._next_token = old._next_token
-    engine._wake_at = -math.inf  # adopted work has deadlines of its own
-    engine.episodes.update(old.episodes)
-    for name, ts in engine.targets.items():
+    state.next_token = old.next_token
+    state.wake_at = -math.inf  # adopted work has deadlines of its own
+    state.episodes.update(old.episodes)
+    for name, ts in state.targets.items():
         before = old.targets.get(name)
         if before is None:
             continue
         ts.last_ok, ts.healthy_since = before.last_ok, before.healthy_since
         flight = before.in_flight
-        if flight is not None and flight.rule in engine.rules:
+        if flight is not None and flight.rule in state.rules:
             ts.in_flight = flight
-    for key, st in engine.rule_states.items():
+    for key, st in state.rule_states.items():
         prev = old.rule_states.get(key)
-        rule, prev_rule = engine.rules[key[0]], old.rules.get(key[0])
-        if prev is None or prev_rule is None or prev_rule.trigger != rule.trigger:
+        # `manual` is no configured rule: restore() made its state for a restart in flight.
+        rule, prev_rule = state.rules.get(key[0]), old.rules.get(key[0])
+        if prev is None or rule is None or prev_rule is None or prev_rule.trigger != rule.trigger:
             continue
         st.window = prev.window.copy()
         st.first_failure_at, st.tripped = prev.first_failure_at, prev.tripped

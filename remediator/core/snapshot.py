@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
-from remediator.core.engine import Engine
-from remediator.core.guardrails import cooldown_remaining
+from remediator.core.guardrails import FLEET_WINDOW, cooldown_remaining
+from remediator.core.rules import Policy
+from remediator.core.state import RuleState, TargetState
 
 
-def snapshot(engine: Engine, now: float) -> dict[str, Any]:
+class StateView(Protocol):
+    """What a snapshot reads: an `EngineState`, or the `Engine` that holds one."""
+
+    @property
+    def policy(self) -> Policy: ...
+
+    @property
+    def targets(self) -> Mapping[str, TargetState]: ...
+
+    @property
+    def rule_states(self) -> Mapping[tuple[str, str], RuleState]: ...
+
+    @property
+    def fleet_action_times(self) -> Sequence[float]: ...
+
+    def paused(self, target: str, now: float) -> tuple[bool, str]: ...
+
+
+def snapshot(state: StateView, now: float) -> dict[str, Any]:
     """Targets, rule states, cooldowns, budgets, breakers and pauses at `now`."""
     targets: list[dict[str, Any]] = []
-    for ref in engine.policy.targets:
-        ts = engine.targets[ref.name]
-        paused, why = engine.paused(ref.name, now)
+    for ref in state.policy.targets:
+        ts = state.targets[ref.name]
+        paused, why = state.paused(ref.name, now)
         flight = ts.in_flight
         rules: list[dict[str, Any]] = []
-        for rule in engine.policy.rules_for(ref.name):
-            st = engine.rule_states[(rule.name, ref.name)]
+        for rule in state.policy.rules_for(ref.name):
+            st = state.rule_states[(rule.name, ref.name)]
             if st.pending_token is not None:
                 phase = "checking"
             elif st.tripped:
@@ -56,14 +76,14 @@ def snapshot(engine: Engine, now: float) -> dict[str, Any]:
                 "rules": rules,
             }
         )
-    g = engine.policy.guardrails
+    g = state.policy.guardrails
     return {
         "at": now,
         "targets": targets,
         "fleet": {
-            "in_flight": sum(1 for t in engine.targets.values() if t.in_flight is not None),
+            "in_flight": sum(1 for t in state.targets.values() if t.in_flight is not None),
             "max_concurrent_actions": g.max_concurrent_actions,
-            "actions_last_hour": sum(1 for t in engine.fleet_action_times if now - t < 3600.0),
+            "actions_last_hour": sum(1 for t in state.fleet_action_times if now - t < FLEET_WINDOW),
             "max_actions_per_hour": g.max_actions_per_hour,
         },
     }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
 from remediator.core.decisions import TriggerKind
+from remediator.core.rules import Policy, Rule
 
 Phase = Literal["acting", "verifying"]
+MANUAL = "manual"  # the rule name of operator-requested restarts
 
 
 @dataclass
@@ -28,12 +31,15 @@ class RuleState:
     last_outcome: str | None = None
 
     def last_action_at(self) -> float | None:
+        """When this rule last acted on this target, if ever."""
         return self.action_times[-1] if self.action_times else None
 
     def actions_within(self, now: float, window: float) -> int:
+        """How many of its actions fall in the `window` seconds before `now`."""
         return sum(1 for t in self.action_times if now - t < window)
 
     def reset_trip(self) -> None:
+        """End the current trip: forget the window, the look asked for and the episode."""
         self.window.clear()
         self.first_failure_at = None
         self.tripped = False
@@ -101,3 +107,71 @@ class PauseRecord:
     target: str | None
     until: float
     reason: str
+
+
+@dataclass
+class EngineState:
+    """Everything the engine remembers, and the policy it decides with.
+
+    The concern modules take it and change it; only `Engine` holds one across events.
+    """
+
+    policy: Policy
+    rules: dict[str, Rule] = field(init=False)
+    targets: dict[str, TargetState] = field(init=False)
+    rule_states: dict[tuple[str, str], RuleState] = field(init=False)
+    fleet_action_times: list[float] = field(default_factory=list)
+    all_paused_until: float | None = None
+    all_pause_reason: str = ""
+    episodes: dict[tuple[str, str], EpisodeState] = field(default_factory=dict)
+    episodes_swept_at: float = -math.inf
+    last_action_at: dict[str, float] = field(default_factory=dict)
+    manual_rules: dict[str, Rule] = field(default_factory=dict)
+    manual_reasons: dict[str, str] = field(default_factory=dict)
+    wake_at: float = -math.inf  # when `verification.expire` next has something to do
+    next_token: int = 1
+
+    def __post_init__(self) -> None:
+        policy = self.policy
+        self.rules = {r.name: r for r in policy.rules}
+        self.targets = {t.name: TargetState() for t in policy.targets}
+        self.rule_states = {
+            (r.name, t.name): RuleState() for t in policy.targets for r in policy.rules_for(t.name)
+        }
+
+    def rule(self, name: str, target: str) -> Rule | None:
+        """A configured rule, or the target's synthetic `manual` rule once there is one."""
+        return self.manual_rules.get(target) if name == MANUAL else self.rules.get(name)
+
+    def cluster_no(self, target: str) -> str:
+        """The CDSS cluster number of `target` ("" for an unknown target)."""
+        ref = self.policy.target(target)
+        return ref.cluster_no if ref else ""
+
+    def paused(self, target: str, now: float) -> tuple[bool, str]:
+        """Whether `target` is paused at `now`, and why."""
+        ts = self.targets[target]
+        if ts.paused_until is not None and now < ts.paused_until:
+            return True, ts.pause_reason
+        if self.all_paused_until is not None and now < self.all_paused_until:
+            return True, self.all_pause_reason
+        return False, ""
+
+    def pause(self, target: str | None, until: float, reason: str) -> None:
+        """Hold `target` (every target when None) until `until`."""
+        self.wake(until)
+        if target is None:
+            self.all_paused_until, self.all_pause_reason = until, reason
+        elif target in self.targets:
+            self.targets[target].paused_until = until
+            self.targets[target].pause_reason = reason
+
+    def wake(self, at: float) -> None:
+        """Have `verification.expire` look again at `at` (a deadline or a pause's end)."""
+        self.wake_at = min(self.wake_at, at)
+
+    def take_token(self) -> int:
+        """A fresh token for a `CheckFirst` (a counter, so that a replay matches a recording)."""
+        token = self.next_token
+        self.next_token += 1
+        return token

@@ -1,106 +1,89 @@
-"""Part of the engine: an action's outcome, verification by probes, timeouts, and the breaker.
-
-Functions over the `Engine`'s state, split out of engine.py to keep one concern a module.
-"""
+"""An action's outcome, its verification by probes, timeouts, and the breaker."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
-from remediator.core.decisions import Act, BreakerChanged, Output, Remediated
+from remediator.core.decisions import Act, BreakerChanged, Output, Remediated, RemediationOutcome
 from remediator.core.events import ActionOutcome, ProbeResult
+from remediator.core.guardrails import FLEET_WINDOW
 from remediator.core.rules import Rule
-from remediator.core.state import InFlight, RuleState, TargetState
-
-if TYPE_CHECKING:
-    from remediator.core.engine import Engine
-
-FLEET_WINDOW = 3600.0  # max_actions_per_hour counts actions in this window
+from remediator.core.state import EngineState, InFlight
 
 
-def on_outcome(engine: Engine, o: ActionOutcome, now: float, out: list[Output]) -> None:
-    ts = engine.targets.get(o.target)
-    rule = engine._rule(o.rule, o.target)
+def on_outcome(state: EngineState, o: ActionOutcome, now: float) -> list[Output]:
+    """A sent action's result: verify it, fall back to the rule's fallback, or end it failed."""
+    ts = state.targets.get(o.target)
+    rule = state.rule(o.rule, o.target)
     if ts is None or rule is None or ts.in_flight is None or ts.in_flight.rule != o.rule:
-        return
+        return []
     flight = ts.in_flight
     if flight.phase != "acting":
-        return
+        return []
     if o.result in ("success", "unknown"):
         flight.phase = "verifying"
         flight.grace_until = now + rule.verify.grace
         flight.deadline = now + rule.verify.timeout
-        engine._wake(flight.deadline)
+        state.wake(flight.deadline)
         flight.successes = 0
-        return
+        return []
     if o.result == "not_available" and rule.fallback_action and not flight.fallback_used:
         flight.fallback_used = True
         flight.action = rule.fallback_action
-        out.append(
+        return [
             Act(
                 rule=rule.name,
                 target=o.target,
-                cluster_no=engine._cluster_no(o.target),
+                cluster_no=state.cluster_no(o.target),
                 action=rule.fallback_action,
                 trigger=flight.trigger,
                 detected_at=flight.decided_at,
                 at=now,
                 fallback_of=o.action,
             )
-        )
-        return
+        ]
     detail = f"{o.action} failed: {o.detail}" if o.detail else f"{o.action} failed"
-    finish(engine, rule, o.target, "not_recovered", detail, now, out)
+    return finish(state, o.target, "not_recovered", detail, now)
 
 
-def verify_step(
-    engine: Engine, r: ProbeResult, flight: InFlight, now: float, out: list[Output]
-) -> None:
-    rule = engine._rule(flight.rule, r.target)
+def verify_step(state: EngineState, r: ProbeResult, flight: InFlight, now: float) -> list[Output]:
+    """A probe of a target being verified: count it; enough healthy ones in a row recover it."""
+    rule = state.rule(flight.rule, r.target)
     assert rule is not None
     if r.at < flight.grace_until:
-        return
+        return []
     if not r.ok:
         flight.successes = 0
-        return
+        return []
     flight.successes += 1
-    if flight.successes >= rule.verify.successes:
-        finish(
-            engine,
-            rule,
-            r.target,
-            "recovered",
-            f"{flight.successes} healthy probes after {flight.action}",
-            now,
-            out,
-        )
+    if flight.successes < rule.verify.successes:
+        return []
+    detail = f"{flight.successes} healthy probes after {flight.action}"
+    return finish(state, r.target, "recovered", detail, now)
 
 
 def finish(
-    engine: Engine,
-    rule: Rule,
-    target: str,
-    outcome: str,
-    detail: str,
-    now: float,
-    out: list[Output],
-) -> None:
-    ts = engine.targets[target]
-    action = ts.in_flight.action if ts.in_flight else rule.action
+    state: EngineState, target: str, outcome: RemediationOutcome, detail: str, now: float
+) -> list[Output]:
+    """End the remediation in flight on `target`; open the breaker if it failed and is spent."""
+    ts = state.targets[target]
+    flight = ts.in_flight
+    assert flight is not None
+    rule = state.rule(flight.rule, target)
+    assert rule is not None
     ts.in_flight = None
-    st = engine.rule_states[(rule.name, target)]
+    st = state.rule_states[(rule.name, target)]
     st.last_outcome = outcome
-    out.append(
+    out: list[Output] = [
         Remediated(
             rule=rule.name,
             target=target,
-            action=action,
-            outcome="recovered" if outcome == "recovered" else "not_recovered",
+            action=flight.action,
+            outcome=outcome,
             detail=detail,
             at=now,
         )
-    )
+    ]
     spent = st.actions_within(now, rule.budget.per) >= rule.budget.max
     if outcome == "not_recovered" and spent and not st.breaker_open:
         st.breaker_open = True
@@ -111,34 +94,29 @@ def finish(
                 open=True,
                 at=now,
                 detail=f"budget of {rule.budget.max} actions per {rule.budget.per:g}s "
-                f"spent and the last {action} did not recover {target}: a human must look",
+                f"spent and the last {flight.action} did not recover {target}: a human must look",
             )
         )
+    return out
 
 
-def expire(engine: Engine, now: float, out: list[Output]) -> None:
+def expire(state: EngineState, now: float) -> list[Output]:
     """Time out verifications and lift pauses; scans targets only when something is due."""
     cutoff = now - FLEET_WINDOW
-    if engine.fleet_action_times and engine.fleet_action_times[0] <= cutoff:
-        engine.fleet_action_times = [t for t in engine.fleet_action_times if t > cutoff]
-    if now < engine._wake_at:
-        return
+    if state.fleet_action_times and state.fleet_action_times[0] <= cutoff:
+        state.fleet_action_times = [t for t in state.fleet_action_times if t > cutoff]
+    if now < state.wake_at:
+        return []
+    out: list[Output] = []
     wake = math.inf
-    for name, ts in engine.targets.items():
+    for name, ts in state.targets.items():
         flight = ts.in_flight
         if flight is not None and flight.phase == "verifying":
             if now >= flight.deadline:
-                rule = engine._rule(flight.rule, name)
+                rule = state.rule(flight.rule, name)
                 assert rule is not None
-                finish(
-                    engine,
-                    rule,
-                    name,
-                    "not_recovered",
-                    f"not healthy {rule.verify.timeout:g}s after {flight.action}",
-                    now,
-                    out,
-                )
+                detail = f"not healthy {rule.verify.timeout:g}s after {flight.action}"
+                out.extend(finish(state, name, "not_recovered", detail, now))
             else:
                 wake = min(wake, flight.deadline)
         if ts.paused_until is not None:
@@ -146,33 +124,32 @@ def expire(engine: Engine, now: float, out: list[Output]) -> None:
                 ts.paused_until, ts.pause_reason = None, ""
             else:
                 wake = min(wake, ts.paused_until)
-    if engine.all_paused_until is not None:
-        if now >= engine.all_paused_until:
-            engine.all_paused_until, engine.all_pause_reason = None, ""
+    if state.all_paused_until is not None:
+        if now >= state.all_paused_until:
+            state.all_paused_until, state.all_pause_reason = None, ""
         else:
-            wake = min(wake, engine.all_paused_until)
-    engine._wake_at = wake
+            wake = min(wake, state.all_paused_until)
+    state.wake_at = wake
+    return out
 
 
-def maybe_close_breaker(
-    engine: Engine,
-    rule: Rule,
-    target: str,
-    st: RuleState,
-    ts: TargetState,
-    now: float,
-    out: list[Output],
-) -> None:
+def close_breaker_if_healthy(
+    state: EngineState, rule: Rule, target: str, now: float
+) -> list[Output]:
+    """Close `rule`'s breaker on `target` once the target stayed healthy for a whole cooldown."""
+    st = state.rule_states[(rule.name, target)]
+    ts = state.targets[target]
     if not st.breaker_open or ts.healthy_since is None or ts.in_flight is not None:
-        return
-    if now - ts.healthy_since >= rule.cooldown:
-        st.breaker_open = False
-        out.append(
-            BreakerChanged(
-                rule=rule.name,
-                target=target,
-                open=False,
-                at=now,
-                detail=f"{target} stayed healthy for {rule.cooldown:g}s",
-            )
+        return []
+    if now - ts.healthy_since < rule.cooldown:
+        return []
+    st.breaker_open = False
+    return [
+        BreakerChanged(
+            rule=rule.name,
+            target=target,
+            open=False,
+            at=now,
+            detail=f"{target} stayed healthy for {rule.cooldown:g}s",
         )
+    ]

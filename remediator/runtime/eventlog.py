@@ -1,14 +1,16 @@
 """Engine events as JSON lines: what the daemon records and `remediator explain` replays.
 
 One JSON object per line: `{"now": <when the engine saw it>, "type": ..., <the event's fields>}`
-with `type` one of `probe`, `alert`, `preflight`, `outcome`, `tick`, `pause`, `resume` (a
-`preflight`'s `probe` is a nested object, an `alert`'s `labels` an object of strings).
+with `type` one of `probe`, `alert`, `preflight`, `outcome`, `tick`, `pause`, `resume`,
+`manual` (an operator's restart; a `preflight`'s `probe` is a nested object, an `alert`'s
+`labels` an object of strings).
 `event_to_json` writes every field with epoch-second times, so that what it writes reads back
 as exactly the same event. Hand-written files may also write times (`now`, `at`, `until`) as
 RFC 3339 (`"2026-11-27T04:55:40Z"`), leave out `at` (it is `now`) or `now` (it is `at`), and
 leave out what has an obvious default: a probe's `reason` and `duration`; an alert's `status`
 (firing), `labels`, `starts_at` (its `at`), `starts_at_ts` (parsed from `starts_at`, as the
-webhook does) and `fingerprint` (from its name, target and labels); a pause's `reason`.
+webhook does) and `fingerprint` (from its name, target and labels); a pause's `reason`; a
+manual restart's `reason` and its flags `force`, `reset_breaker` and `dry_run` (false).
 `{"type": "cluster", "target": T, "busy": true, "now": ...}` (optional `detail`) is a replay
 extension that `remediator.cli.explain` documents. Blank lines and lines starting with `#` are
 skipped; unknown keys are errors, and `read_events` names the file and line of each.
@@ -21,18 +23,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, Literal, TypeGuard, assert_never, get_args
 
 from remediator.core.events import (
     ActionOutcome,
     AlertEvent,
     Event,
+    ManualRestart,
     Pause,
     PreflightResult,
     ProbeResult,
     Resume,
     Tick,
 )
+from remediator.core.rules import ACTIONS
 from remediator.timetext import parse_time, rfc3339
 
 __all__ = [
@@ -42,19 +46,13 @@ __all__ = [
     "entry_from_json",
     "event_from_json",
     "event_to_json",
+    "kind_of",
     "read_events",
 ]
 
-KINDS: dict[type[Any], str] = {
-    ProbeResult: "probe",
-    AlertEvent: "alert",
-    PreflightResult: "preflight",
-    ActionOutcome: "outcome",
-    Tick: "tick",
-    Pause: "pause",
-    Resume: "resume",
-}
-_TYPES = (*KINDS.values(), "cluster")
+Kind = Literal["probe", "alert", "preflight", "outcome", "tick", "pause", "resume", "manual"]
+KINDS: tuple[Kind, ...] = get_args(Kind)  # one per `Event` type: see `kind_of`
+_TYPES = (*KINDS, "cluster")
 _MISSING: Any = object()
 _ABSENT: Any = object()
 
@@ -87,14 +85,40 @@ Entry = Event | ClusterStatus
 # -- writing --------------------------------------------------------------------------------
 
 
+def kind_of(event: Event) -> Kind:
+    """The `type` an event is written as (a new event type is a type error here)."""
+    match event:
+        case ProbeResult():
+            return "probe"
+        case AlertEvent():
+            return "alert"
+        case PreflightResult():
+            return "preflight"
+        case ActionOutcome():
+            return "outcome"
+        case Tick():
+            return "tick"
+        case Pause():
+            return "pause"
+        case Resume():
+            return "resume"
+        case ManualRestart():
+            return "manual"
+        case _:
+            assert_never(event)
+
+
 def event_to_json(event: Event, now: float) -> str:
     """One line (no newline) that `event_from_json` reads back as exactly `(event, now)`."""
-    body: dict[str, Any] = {"now": now, "type": KINDS[type(event)]}
+    body: dict[str, Any] = {"now": now, "type": kind_of(event)}
     body.update((f.name, getattr(event, f.name)) for f in fields(event))
-    if isinstance(event, AlertEvent):
-        body["labels"] = dict(event.labels)
-    elif isinstance(event, PreflightResult) and event.probe is not None:
-        body["probe"] = {f.name: getattr(event.probe, f.name) for f in fields(event.probe)}
+    match event:
+        case AlertEvent():
+            body["labels"] = dict(event.labels)
+        case PreflightResult(probe=ProbeResult() as probe):
+            body["probe"] = {f.name: getattr(probe, f.name) for f in fields(probe)}
+        case _:
+            pass  # every other field is a JSON value already
     return json.dumps(body)
 
 
@@ -212,32 +236,50 @@ def _preflight(obj: _Obj, at: float) -> PreflightResult:
     )
 
 
-def _entry(kind: str, obj: _Obj, at: float) -> Entry:
+def _manual(obj: _Obj, at: float) -> ManualRestart:
+    return ManualRestart(
+        target=obj.text("target"),
+        action=_one_of(obj, "action", ACTIONS),
+        reason=obj.text("reason", ""),
+        at=at,
+        force=obj.flag("force", False),
+        reset_breaker=obj.flag("reset_breaker", False),
+        dry_run=obj.flag("dry_run", False),
+    )
+
+
+def _entry(kind: Kind | Literal["cluster"], obj: _Obj, at: float) -> Entry:
     maybe_str = (lambda v: v is None or isinstance(v, str), "a string or null")
-    if kind == "probe":
-        return _probe(obj, at)
-    if kind == "alert":
-        return _alert(obj, at)
-    if kind == "preflight":
-        return _preflight(obj, at)
-    if kind == "outcome":
-        results = ("success", "failure", "unknown", "not_available")
-        return ActionOutcome(
-            obj.text("rule"),
-            obj.text("target"),
-            obj.text("action"),
-            _one_of(obj, "result", results),
-            at,
-            obj.text("detail", ""),
-        )
-    if kind == "pause":
-        target = obj.get("target", *maybe_str)
-        return Pause(target, obj.time("until"), obj.text("reason", ""), at)
-    if kind == "resume":
-        return Resume(obj.get("target", *maybe_str), at, obj.flag("reset_breaker", False))
-    if kind == "cluster":
-        return ClusterStatus(obj.text("target"), obj.flag("busy"), at, obj.text("detail", ""))
-    return Tick(at)
+    match kind:
+        case "probe":
+            return _probe(obj, at)
+        case "alert":
+            return _alert(obj, at)
+        case "preflight":
+            return _preflight(obj, at)
+        case "outcome":
+            results = ("success", "failure", "unknown", "not_available")
+            return ActionOutcome(
+                obj.text("rule"),
+                obj.text("target"),
+                obj.text("action"),
+                _one_of(obj, "result", results),
+                at,
+                obj.text("detail", ""),
+            )
+        case "tick":
+            return Tick(at)
+        case "pause":
+            target = obj.get("target", *maybe_str)
+            return Pause(target, obj.time("until"), obj.text("reason", ""), at)
+        case "resume":
+            return Resume(obj.get("target", *maybe_str), at, obj.flag("reset_breaker", False))
+        case "manual":
+            return _manual(obj, at)
+        case "cluster":
+            return ClusterStatus(obj.text("target"), obj.flag("busy"), at, obj.text("detail", ""))
+        case _:
+            assert_never(kind)
 
 
 def entry_from_json(line: str) -> tuple[Entry, float]:
