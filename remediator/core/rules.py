@@ -83,6 +83,14 @@ def action_effect(action: ActionName) -> str:
     return remedy.effect + (f" ({remedy.caveat})" if remedy.caveat else "")
 
 
+def blast_radius_of(action: str) -> BlastRadius | None:
+    """The blast radius of an action by name (None for a name that is no action)."""
+    for name, radius in BLAST_RADIUS.items():
+        if name == action:
+            return radius
+    return None
+
+
 def action_summary(action: ActionName) -> str:
     """`action` with its blast radius and impact, e.g. `restart_cmak (tool; withdrawn by NCP)`."""
     remedy = REMEDIES[action]
@@ -162,6 +170,14 @@ class Rule:
         """Every action the rule may send, in order: its steps, then its fallback."""
         fallback = () if self.fallback_action is None else (self.fallback_action,)
         return (*self.steps, *fallback)
+
+    @property
+    def evidence(self) -> Evidence:
+        """What the rule looks at: its probe trigger's `check`; the manager tool for alerts.
+
+        The fresh look before acting, verification and the mass-failure count use the same.
+        """
+        return self.trigger.check if isinstance(self.trigger, ProbeTrigger) else "tool"
 
     @property
     def worst_case(self) -> BlastRadius:
