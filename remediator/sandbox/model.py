@@ -65,11 +65,6 @@ class ClusterSnapshot:
     precheck_refusal: str | None = None  # set by `Sandbox.set_precheck_refusal`
     created: float = 0.0  # sandbox clock, when the cluster was added
 
-    @property
-    def broker_nodes(self) -> tuple[NodeSnapshot, ...]:
-        """The broker nodes, in hostname order."""
-        return tuple(n for n in self.nodes if n.role == "BROKER")
-
 
 @dataclass(frozen=True)
 class BackendResult:

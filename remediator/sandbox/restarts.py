@@ -6,9 +6,10 @@ Every restart is a schedule fixed when it is accepted, in the sandbox clock's se
 - restartCMAKService: the manager tool, for `restart_delay`;
 - restartKafkaServicePerNode: the named brokers at once, for `node_restart_delay`;
 - rollingRestart: one broker after another in hostname order, `node_restart_delay` each.
-A broker whose window has ended is green again (its fault cleared unless persistent); the
-cluster stays `changing` until the last window ends. The cluster-wide restarts take the manager
-tool offline while they run; the per-node and rolling ones leave the manager node alone.
+A broker whose window has ended is green again (its fault cleared unless persistent, even a
+fault set while it restarted); the cluster stays `changing` until the last window ends. The
+cluster-wide restarts take the manager tool offline while they run; the per-node and rolling
+ones leave the manager node alone.
 """
 
 from __future__ import annotations
