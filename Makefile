@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint types unit bench clean
+.PHONY: demo test check lint types unit unit-fast bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ types: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
+
+# The edit-test loop: no external binary, no PostgreSQL, no subprocess daemon.
+unit-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not e2e"
 
 bench: $(STAMP)
 	$(BIN)/python bench/probes.py

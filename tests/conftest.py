@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 
 from remediator.clock import FakeClock
 from remediator.sandbox import Sandbox
+from tests.e2e import CURRENT_TEST
 
 pytest_plugins = ["tests.pg"]  # the `postgres` fixture: a real server for the session
 
@@ -19,6 +20,16 @@ SANDBOX_SECRET_KEY = "test-secret-key"  # a test key, not a secret
 FAST_RESTART_DELAY = 0.5
 
 Signer = Callable[[str, str, int, str, str], dict[str, str]]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Name the running test to `tests.e2e.require_binary`, which checks its e2e marker."""
+    token = CURRENT_TEST.set(item)
+    try:
+        return (yield)
+    finally:
+        CURRENT_TEST.reset(token)
 
 
 def sign_request(

@@ -1,16 +1,36 @@
-"""Helpers for tests that need an external binary or a subprocess daemon."""
+"""Helpers for tests that need an external binary or a subprocess daemon.
+
+Such tests are marked `e2e`, so that `pytest -m "not e2e"` is the fast loop; what needs an
+external binary or PostgreSQL fails a test that is not marked, so the loop stays fast.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 import socket
+from contextvars import ContextVar
 
 import pytest
+
+# The test being run (set by conftest.py around each test), for `require_binary` to check.
+CURRENT_TEST: ContextVar[pytest.Item | None] = ContextVar("current_test", default=None)
+
+
+def require_e2e(item: pytest.Item, what: str) -> None:
+    """Fail `item` unless it is marked e2e: a test that needs `what` is not for the fast loop."""
+    if item.get_closest_marker("e2e") is None:
+        pytest.fail(
+            f"{item.nodeid} needs {what}: mark it @pytest.mark.e2e "
+            f'(`pytest -m "not e2e"` is the fast loop)'
+        )
 
 
 def require_binary(name: str) -> str:
     """The path of `name`; skip loudly when absent, or fail when REMEDIATOR_REQUIRE_E2E=1."""
+    item = CURRENT_TEST.get()
+    if item is not None:
+        require_e2e(item, name)
     path = shutil.which(name)
     if path is None:
         message = (

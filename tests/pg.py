@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.e2e import free_port, require_binary
+from tests.e2e import free_port, require_binary, require_e2e
 
 
 def _bindir() -> Path:
@@ -104,10 +104,18 @@ class Postgres:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
+def postgres_server() -> Iterator[Postgres]:
     """A PostgreSQL server for the session (started on first use)."""
     server = Postgres()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def postgres(request: pytest.FixtureRequest) -> Postgres:
+    """The session's PostgreSQL server, for a test marked e2e (it fails any other, unstarted)."""
+    require_e2e(request.node, "PostgreSQL")
+    server: Postgres = request.getfixturevalue("postgres_server")
+    return server

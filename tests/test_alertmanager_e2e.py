@@ -25,6 +25,7 @@ from remediator.http.intake import PATH
 from remediator.sandbox import Sandbox
 from remediator.timetext import parse_time
 from tests.e2e import free_port, require_binary
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -36,15 +37,6 @@ CLOCK = SystemClock()
 DELIVERY = 20.0
 LABELS = ["alertname=CMAKDown", f"cluster_no={ORDERS}", "severity=critical"]
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-
-
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = CLOCK.monotonic() + timeout
-    while CLOCK.monotonic() < deadline:
-        if cond():
-            return
-        CLOCK.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -108,7 +100,7 @@ rules: [rules/*.yaml]
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(self.ready, DELIVERY, f"the daemon to be ready\n{self.output()}")
+        wait_for(self.ready, timeout=DELIVERY, what="the daemon to be ready", detail=self.output)
 
     @property
     def webhook_url(self) -> str:
@@ -211,7 +203,12 @@ receivers:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(self.ready, DELIVERY, f"Alertmanager {name} to be ready\n{self.output()}")
+        wait_for(
+            self.ready,
+            timeout=DELIVERY,
+            what=f"Alertmanager {name} to be ready",
+            detail=self.output,
+        )
 
     def ready(self) -> bool:
         assert self.proc.poll() is None, f"Alertmanager exited:\n{self.output()}"
@@ -296,7 +293,7 @@ def test_alertmanager_resends_and_a_second_instance_give_one_action_and_a_resolv
 
     # 1. CMAKDown fires: one signed restart of the cluster's CMAK, accepted by the gateway.
     am1.add(*LABELS)
-    wait_for(lambda: len(sb.action_calls(ORDERS)) >= 1, DELIVERY, "the restart call")
+    wait_for(lambda: len(sb.action_calls(ORDERS)) >= 1, timeout=DELIVERY, what="the restart call")
     (call,) = sb.action_calls()
     assert (call.operation, call.cluster_no, call.verified) == ("restartCMAKService", ORDERS, True)
     assert call.applied and call.http_status == 200 and call.code == 0
@@ -308,7 +305,11 @@ def test_alertmanager_resends_and_a_second_instance_give_one_action_and_a_resolv
     # (a duplicate) with the new one (a new episode, begun after the restart: guards hold it).
     b_start = rfc3339(CLOCK.now())
     am1.add(*LABELS, "instance=probe-b", start=b_start)
-    wait_for(lambda: len(daemon.episodes()) == 2, DELIVERY, "Alertmanager to re-send the group")
+    wait_for(
+        lambda: len(daemon.episodes()) == 2,
+        timeout=DELIVERY,
+        what="Alertmanager to re-send the group",
+    )
     assert daemon.metric("remediator_alerts_received_total", outcome="duplicate") >= 1
     b_fingerprint, b_sent_start, _, _ = daemon.episodes()[1]
 
@@ -322,7 +323,11 @@ def test_alertmanager_resends_and_a_second_instance_give_one_action_and_a_resolv
     began = parse_time(a_start)
     assert began is not None
     am2.add(*LABELS, "instance=probe-c", start=rfc3339(began - 1.0))
-    wait_for(lambda: len(daemon.episodes()) == 4, DELIVERY, "the second Alertmanager's alerts")
+    wait_for(
+        lambda: len(daemon.episodes()) == 4,
+        timeout=DELIVERY,
+        what="the second Alertmanager's alerts",
+    )
 
     def held() -> float:
         return sum(
@@ -331,8 +336,8 @@ def test_alertmanager_resends_and_a_second_instance_give_one_action_and_a_resolv
         )
 
     # A2 and B began after the restart: the guards hold them. C began before: it answers C.
-    wait_for(lambda: held() >= 2, DELIVERY, "the guards to hold A2 and B")
-    wait_for(lambda: "which answers it" in daemon.output(), DELIVERY, "C, answered")
+    wait_for(lambda: held() >= 2, timeout=DELIVERY, what="the guards to hold A2 and B")
+    wait_for(lambda: "which answers it" in daemon.output(), timeout=DELIVERY, what="C, answered")
     episodes = [(row[0], row[1]) for row in daemon.episodes()]
     assert episodes.count((b_fingerprint, b_sent_start)) == 1, "B from both: one episode"
     assert [fp for fp, _ in episodes].count(a_fingerprint) == 2, "A: one fingerprint, 2 starts"
@@ -346,13 +351,13 @@ def test_alertmanager_resends_and_a_second_instance_give_one_action_and_a_resolv
             am.add(*LABELS, label, end=end)
     wait_for(
         lambda: all(row[3] for row in daemon.episodes()),
-        DELIVERY,
-        "every episode resolved in the ledger",
+        timeout=DELIVERY,
+        what="every episode resolved in the ledger",
     )
     wait_for(
         lambda: daemon.metric("remediator_alerts_received_total", status="resolved") >= 5,
-        DELIVERY,
-        "both Alertmanagers' resolved notifications",
+        timeout=DELIVERY,
+        what="both Alertmanagers' resolved notifications",
     )
     CLOCK.sleep(1.0)  # the engine hears alerts after the 200: give a wrong action time to show
     assert len(sb.action_calls()) == 1
@@ -396,13 +401,13 @@ def test_a_wrong_token_is_refused_401_and_nothing_is_sent(
     am.add(*LABELS)
     wait_for(
         lambda: daemon.metric("remediator_webhook_requests_total", code="401") >= 1,
-        DELIVERY,
-        "Alertmanager's delivery, refused",
+        timeout=DELIVERY,
+        what="Alertmanager's delivery, refused",
     )
     wait_for(
         lambda: "Notify for alerts failed" in am.output(),
-        DELIVERY,
-        "Alertmanager to log the failure",
+        timeout=DELIVERY,
+        what="Alertmanager to log the failure",
     )
     assert "401" in am.output()
     assert "webhook rejected with 401" in daemon.output()

@@ -13,30 +13,22 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 import requests
 
-from remediator.clock import SystemClock
 from remediator.sandbox import Sandbox
 from tests.e2e import free_port, require_binary
 from tests.pg import Postgres
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.e2e  # every test runs `python -m remediator run` as a subprocess
 
 AK, SK = "PROC-AK", "proc-sk"  # sandbox test keys, not secrets
 ORDERS = "1484848"
-CLOCK = SystemClock()
-
-
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = CLOCK.monotonic() + timeout
-    while CLOCK.monotonic() < deadline:
-        if cond():
-            return
-        CLOCK.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture
@@ -170,8 +162,8 @@ def test_ready_notify_metrics_and_clean_sigterm(proc: Proc, tmp_path: Path) -> N
     assert requests.get(proc.url("/-/healthy"), timeout=2).status_code == 200
     wait_for(
         lambda: "remediator_probes_total{" in requests.get(proc.url("/metrics"), timeout=2).text,
-        10,
-        "a first probe",
+        timeout=10,
+        what="a first probe",
     )
     text = requests.get(proc.url("/metrics"), timeout=2).text
     # the per-target gauges exist from start-up, at 0 until something happens
@@ -203,23 +195,33 @@ def test_sigkill_during_a_remediation_never_repeats_the_action(
     if point == "during_call":
         sb.inject_latency(3.0, operation="restartCMAKService")
         p = proc.start()
-        wait_for(lambda: len(proc.ledger_rows()) == 1, 20, "the intent in the ledger")
+        wait_for(lambda: len(proc.ledger_rows()) == 1, timeout=20, what="the intent in the ledger")
         p.send_signal(signal.SIGKILL)
     else:
         p = proc.start(REMEDIATOR_FAILPOINT=point)
     assert p.wait(20) == -signal.SIGKILL
     assert [r[1:] for r in proc.ledger_rows()] == [(None, None)], "the intent survived"
     if point == "during_call":  # the gateway still carries out the call its caller died on
-        wait_for(lambda: len(sb.action_calls(ORDERS)) == 1, 10, "the delayed call to land")
+        wait_for(
+            lambda: len(sb.action_calls(ORDERS)) == 1, timeout=10, what="the delayed call to land"
+        )
     sent_before = len(sb.action_calls(ORDERS))
     proc.start()
-    wait_for(lambda: "resuming restart_cmak on orders" in proc.output(), 15, "the resume")
-    wait_for(lambda: proc.ledger_rows()[0][2] is not None, 20, "the unfinished remediation closed")
+    wait_for(
+        lambda: "resuming restart_cmak on orders" in proc.output(), timeout=15, what="the resume"
+    )
+    wait_for(
+        lambda: proc.ledger_rows()[0][2] is not None,
+        timeout=20,
+        what="the unfinished remediation closed",
+    )
     # broken again inside the cooldown (once any restart is over, so that it cannot heal
     # the tool): 3 of 3 failures trip the rule, and it holds back
-    wait_for(lambda: sb.cluster(ORDERS).status == "running", 10, "the cluster running")
+    wait_for(lambda: sb.cluster(ORDERS).status == "running", timeout=10, what="the cluster running")
     sb.break_tool(ORDERS, "down")
-    wait_for(lambda: '"reason": "cooldown"' in proc.output(), 20, "a cooldown suppression")
+    wait_for(
+        lambda: '"reason": "cooldown"' in proc.output(), timeout=20, what="a cooldown suppression"
+    )
     calls = sb.action_calls(ORDERS)
     assert len(calls) == sent_before <= 1
     if point == "after_intent":
@@ -231,7 +233,7 @@ def test_sighup_with_a_broken_config_keeps_running_then_a_good_one_applies(
     proc: Proc, sb: Sandbox
 ) -> None:
     p = proc.start()
-    wait_for(proc.ready, 20, "the daemon ready")
+    wait_for(proc.ready, timeout=20, what="the daemon ready")
     rules = proc.tmp / "rules" / "r.yaml"
     good = rules.read_text()
 
@@ -243,15 +245,21 @@ def test_sighup_with_a_broken_config_keeps_running_then_a_good_one_applies(
 
     rules.write_text(good.replace("failures: 3", "failures: seven"))
     p.send_signal(signal.SIGHUP)
-    wait_for(lambda: reload_success() == 0.0, 10, "the refused reload")
+    wait_for(lambda: reload_success() == 0.0, timeout=10, what="the refused reload")
     assert p.poll() is None
     assert "reload refused" in proc.output()
     # the old rules still remediate
     sb.break_tool(ORDERS, "down")
-    wait_for(lambda: len(sb.action_calls(ORDERS)) == 1, 20, "a remediation after the refusal")
+    wait_for(
+        lambda: len(sb.action_calls(ORDERS)) == 1,
+        timeout=20,
+        what="a remediation after the refusal",
+    )
     rules.write_text(good.replace("cooldown: 1h", "cooldown: 30m"))
     p.send_signal(signal.SIGHUP)
-    wait_for(lambda: "cooldown 1h -> 30m" in proc.output(), 10, "the applied reload's log")
+    wait_for(
+        lambda: "cooldown 1h -> 30m" in proc.output(), timeout=10, what="the applied reload's log"
+    )
     assert reload_success() == 1.0
     p.send_signal(signal.SIGTERM)
     assert p.wait(15) == 0
@@ -260,7 +268,7 @@ def test_sighup_with_a_broken_config_keeps_running_then_a_good_one_applies(
 def test_a_second_daemon_on_a_postgresql_ledger_refuses_to_start(pair: tuple[Proc, Proc]) -> None:
     first, second = pair
     first.start()
-    wait_for(first.ready, 20, "the first daemon ready")
+    wait_for(first.ready, timeout=20, what="the first daemon ready")
     # Exit 1, not 2: a held or unreachable ledger is worth another try by systemd.
     assert second.start().wait(20) == 1
     assert "cannot start: ledger postgresql://" in second.output()
@@ -268,7 +276,7 @@ def test_a_second_daemon_on_a_postgresql_ledger_refuses_to_start(pair: tuple[Pro
     assert first.ready(), "the first one goes on"
     first.stop()  # SIGKILL: the session, and the hold, end with the process
     second.start()
-    wait_for(second.ready, 20, "the second daemon, once the first is gone")
+    wait_for(second.ready, timeout=20, what="the second daemon, once the first is gone")
 
 
 def test_an_unreachable_postgresql_ledger_is_a_retryable_start_failure(
@@ -292,7 +300,7 @@ def test_a_standby_takes_over_the_postgresql_ledger_when_the_active_daemon_dies(
         notify.bind(notify_path)
         notify.settimeout(20)
         active.start()
-        wait_for(active.ready, 20, "the active daemon ready")
+        wait_for(active.ready, timeout=20, what="the active daemon ready")
         standby.start("--standby", NOTIFY_SOCKET=notify_path, WATCHDOG_USEC="2000000")
         message = notify.recv(4096).decode().splitlines()
         assert "READY=1" in message, "systemd sees the standby up"
@@ -311,10 +319,16 @@ def test_a_standby_takes_over_the_postgresql_ledger_when_the_active_daemon_dies(
     # The active daemon dies, broken CMAK and all: the standby takes over and acts, once.
     sb.break_tool(ORDERS, "down")
     active.stop()  # SIGKILL
-    wait_for(standby.ready, 30, "the standby to take over")
+    wait_for(standby.ready, timeout=30, what="the standby to take over")
     assert "taking over the ledger after" in standby.output()
-    wait_for(lambda: len(sb.action_calls(ORDERS)) == 1, 30, "the new active daemon to act")
-    wait_for(lambda: [r[2] for r in standby.ledger_rows()] == ["recovered"], 30, "its verification")
+    wait_for(
+        lambda: len(sb.action_calls(ORDERS)) == 1, timeout=30, what="the new active daemon to act"
+    )
+    wait_for(
+        lambda: [r[2] for r in standby.ledger_rows()] == ["recovered"],
+        timeout=30,
+        what="its verification",
+    )
     assert len(sb.action_calls(ORDERS)) == 1, "one action for the incident, not one per daemon"
     text = requests.get(standby.url("/metrics"), timeout=2).text
     assert "remediator_standby 0.0" in text
@@ -326,9 +340,9 @@ def test_a_standby_takes_over_the_postgresql_ledger_when_the_active_daemon_dies(
 def test_a_standby_stops_cleanly_while_waiting(pair: tuple[Proc, Proc]) -> None:
     active, standby = pair
     active.start()
-    wait_for(active.ready, 20, "the active daemon ready")
+    wait_for(active.ready, timeout=20, what="the active daemon ready")
     p = standby.start("--standby")
-    wait_for(lambda: "standing by" in standby.output(), 20, "the standby")
+    wait_for(lambda: "standing by" in standby.output(), timeout=20, what="the standby")
     p.send_signal(signal.SIGTERM)
     assert p.wait(10) == 0
     assert active.ready()
@@ -337,14 +351,14 @@ def test_a_standby_stops_cleanly_while_waiting(pair: tuple[Proc, Proc]) -> None:
 def test_a_standby_runs_the_configuration_it_was_told_to_reread(pair: tuple[Proc, Proc]) -> None:
     active, standby = pair
     active.start()
-    wait_for(active.ready, 20, "the active daemon ready")
+    wait_for(active.ready, timeout=20, what="the active daemon ready")
     p = standby.start("--standby")
-    wait_for(lambda: "standing by" in standby.output(), 20, "the standby")
+    wait_for(lambda: "standing by" in standby.output(), timeout=20, what="the standby")
     config = standby.tmp / "remediator.yaml"
     config.write_text(config.read_text().replace("name: payments", "name: billing"))
     p.send_signal(signal.SIGHUP)  # e.g. systemctl reload, while standing by: not fatal
     active.stop()
-    wait_for(standby.ready, 30, "the standby to take over")
+    wait_for(standby.ready, timeout=30, what="the standby to take over")
     assert "SIGHUP while standing by: running the configuration as it is now" in standby.output()
     status = requests.get(standby.url("/api/v1/status"), timeout=2).json()
     assert [t["name"] for t in status["targets"]] == ["orders", "billing"]

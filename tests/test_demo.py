@@ -67,6 +67,7 @@ def demo_run() -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e  # runs `python -m remediator demo`
 def test_the_demo_exits_0_and_writes_only_its_narration(
     demo_run: subprocess.CompletedProcess[str],
 ) -> None:
@@ -79,6 +80,7 @@ def test_the_demo_exits_0_and_writes_only_its_narration(
     assert not Path(removed[1]).exists()
 
 
+@pytest.mark.e2e  # runs `python -m remediator demo`
 def test_the_demo_tells_the_remediation_in_order(
     demo_run: subprocess.CompletedProcess[str],
 ) -> None:
@@ -111,6 +113,7 @@ def test_the_demo_tells_the_remediation_in_order(
     assert "signature REJECTED" not in out
 
 
+@pytest.mark.e2e  # runs `python -m remediator demo`
 def test_the_demo_prints_the_daemons_own_metrics(
     demo_run: subprocess.CompletedProcess[str],
 ) -> None:

@@ -16,7 +16,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,11 @@ import requests
 import yaml
 from prometheus_client import CollectorRegistry
 
-from remediator.clock import SystemClock
 from remediator.http.intake import PATH as WEBHOOK_PATH
 from remediator.metrics import Metrics
 from remediator.sandbox import Sandbox
 from tests.e2e import free_port, require_binary
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "dashboards" / "remediator.json"
@@ -40,7 +40,6 @@ ALERT_FIXTURE = ROOT / "tests" / "fixtures" / "alertmanager" / "firing-v0.25.jso
 AK, SK = "PROM-E2E-AK", "prom-e2e-sk"  # sandbox test keys, not secrets
 TOKEN = "prom-e2e-token-0123456789"  # a test token, not a secret
 ORDERS, PAYMENTS = "1484848", "1484849"
-CLOCK = SystemClock()
 # The incident takes about 10 s; generous bounds for a 2-core machine shared with other runs.
 INCIDENT = 40.0
 STARTUP = 20.0
@@ -224,15 +223,6 @@ def test_promtool_checks_and_unit_tests_the_rules() -> None:
 
 
 # -- the live run ----------------------------------------------------------------------------
-
-
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = CLOCK.monotonic() + timeout
-    while CLOCK.monotonic() < deadline:
-        if cond():
-            return
-        CLOCK.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -444,8 +434,20 @@ def test_prometheus_evaluates_every_dashboard_query_and_alert_on_a_live_incident
     stack: Stack,
 ) -> None:
     prom = stack.prometheus
-    wait_for(prom.ready, STARTUP, "Prometheus ready\n" + prom.process.output())
-    wait_for(stack.daemon_ready, STARTUP, "remediator ready\n" + stack.daemon.output())
+    wait_for(
+        prom.ready,
+        timeout=STARTUP,
+        interval=0.2,
+        what="Prometheus ready",
+        detail=prom.process.output,
+    )
+    wait_for(
+        stack.daemon_ready,
+        timeout=STARTUP,
+        interval=0.2,
+        what="remediator ready",
+        detail=stack.daemon.output,
+    )
     assert stack.post_alerts("wrong-token") == 401
     assert stack.post_alerts(TOKEN) == 200
 
@@ -459,7 +461,11 @@ def test_prometheus_evaluates_every_dashboard_query_and_alert_on_a_live_incident
         )
 
     wait_for(
-        recovered, INCIDENT, "the recovered remediation in Prometheus\n" + stack.daemon.output()
+        recovered,
+        timeout=INCIDENT,
+        interval=0.2,
+        what="the recovered remediation in Prometheus",
+        detail=stack.daemon.output,
     )
     assert [c.operation for c in stack.sb.action_calls(ORDERS)] == ["restartCMAKService"]
 
@@ -479,10 +485,13 @@ def test_prometheus_evaluates_every_dashboard_query_and_alert_on_a_live_incident
     def empty() -> list[str]:
         return [f"{w}: {q}" for w, q in queries if not stack.has_data(q)]
 
-    try:
-        wait_for(lambda: not empty(), 15, "data in every panel")
-    except AssertionError:
-        pytest.fail("no data for:\n" + "\n".join(empty()) + "\n" + stack.daemon.output())
+    wait_for(
+        lambda: not empty(),
+        timeout=15,
+        interval=0.2,
+        what="data in every panel",
+        detail=lambda: "no data for:\n" + "\n".join(empty()) + "\n" + stack.daemon.output(),
+    )
 
     # Grafana's label_values(SELECTOR, LABEL) is the label values API with match[].
     for name, want in (("instance", {stack.instance}), ("target", {"orders", "payments"})):
@@ -505,7 +514,12 @@ def test_prometheus_evaluates_every_dashboard_query_and_alert_on_a_live_incident
         groups = prom.api("/api/v1/rules", type="alert")["groups"]
         return [r for g in groups for r in g["rules"]]
 
-    wait_for(lambda: all(r["lastEvaluation"][:4] != "0001" for r in evaluated()), 10, "rules")
+    wait_for(
+        lambda: all(r["lastEvaluation"][:4] != "0001" for r in evaluated()),
+        timeout=10,
+        interval=0.2,
+        what="every rule evaluated",
+    )
     loaded = evaluated()
     assert {r["name"] for r in loaded} == set(ALERT_WITNESSES)
     for rule in loaded:

@@ -21,6 +21,7 @@ import requests
 from remediator.clock import FakeClock, SystemClock
 from remediator.sandbox import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Sandbox, auth, cli
 from remediator.sandbox.state import CMAK_WITHDRAWN_AT, CODE_BUSY, CODE_NO_SUCH_CLUSTER
+from tests.waiting import wait_for
 
 Signer = Callable[[str, str, int, str, str], dict[str, str]]
 
@@ -490,10 +491,8 @@ def test_stop_is_prompt_and_ends_held_and_idle_connections(
 
     thread = threading.Thread(target=held)
     thread.start()
+    wait_for(lambda: sb.calls, timeout=2.0, interval=0.01, what="the request to be held")
     clock = SystemClock()
-    deadline = clock.monotonic() + 2.0
-    while not sb.calls and clock.monotonic() < deadline:  # until the request is held
-        clock.sleep(0.01)
     started = clock.monotonic()
     sb.stop()
     thread.join(timeout=2)
@@ -561,6 +560,7 @@ def test_cli_parses_durations_addresses_and_keys(monkeypatch: pytest.MonkeyPatch
         cli._keys(parser.parse_args([]))
 
 
+@pytest.mark.e2e  # runs `python -m remediator sandbox`
 @pytest.mark.parametrize("given_keys", [False, True])
 def test_cli_serves_signed_calls_and_exits_0_on_sigterm(given_keys: bool, sign: Signer) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REMEDIATOR_SANDBOX_")}

@@ -16,9 +16,8 @@ import pytest
 from remediator.core.events import AlertEvent
 from remediator.core.state import PauseRecord
 from remediator.errors import LedgerBusy
-from remediator.store import receipts as receipts_store
 from remediator.store.postgres import PostgresLedger
-from remediator.store.receipts import RESEND_WINDOW
+from remediator.store.receipts import KNOWN_EPISODES, RESEND_WINDOW
 from remediator.store.sql import SqlLedger
 from remediator.store.sqlite import SqliteLedger
 from tests.pg import Postgres
@@ -34,8 +33,10 @@ class Store:
         self.path = tmp_path / "s.db"
         self.url = server.database() if server is not None else ""
 
-    def open(self) -> SqlLedger:
-        return SqliteLedger(self.path) if self.kind == "sqlite" else PostgresLedger(self.url)
+    def open(self, known_episodes: int = KNOWN_EPISODES) -> SqlLedger:
+        if self.kind == "sqlite":
+            return SqliteLedger(self.path, known_episodes=known_episodes)
+        return PostgresLedger(self.url, known_episodes=known_episodes)
 
     def rows(self, sql: str) -> list[tuple[object, ...]]:
         """A query on another connection, as another process would see the storage."""
@@ -56,7 +57,7 @@ class Store:
         return {str(fp): (int(str(n)), float(str(t)), bool(r)) for fp, n, t, r in rows}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.e2e)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     server = request.getfixturevalue("postgres") if request.param == "postgres" else None
     return Store(request.param, tmp_path, server)
@@ -259,15 +260,14 @@ def test_a_reopened_ledger_knows_its_episodes_from_disk(store: Store) -> None:
     ledger.close()
 
 
-def test_forgotten_episodes_are_simply_written_again(
-    ledger: SqlLedger, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(receipts_store, "KNOWN_EPISODES", 3)
+def test_forgotten_episodes_are_simply_written_again(store: Store) -> None:
+    ledger = store.open(known_episodes=3)
     ledger.record_alerts([_alert(f"fp{i}") for i in range(5)], T0)
     assert ledger.record_alerts([_alert("fp0"), _alert("fp4")], T0 + 1) == [False, False]
     disk = store.episodes()
     assert disk["fp0"][0] == 2, "the oldest was forgotten: written again"
     assert disk["fp4"][0] == 1, "the newest is remembered: counted in memory"
+    ledger.close()
 
 
 def test_episodes_not_seen_for_a_while_are_forgotten(ledger: SqlLedger, store: Store) -> None:
@@ -284,6 +284,7 @@ def test_episodes_not_seen_for_a_while_are_forgotten(ledger: SqlLedger, store: S
     assert ledger.settled_episodes(0) == [("kept", "s", "orders", T0 + 40)]
 
 
+@pytest.mark.e2e  # PostgreSQL
 def test_one_daemon_at_a_time_on_a_postgresql_ledger(postgres: Postgres) -> None:
     url = postgres.database()
     first = PostgresLedger(url)
@@ -301,6 +302,7 @@ def test_one_daemon_at_a_time_on_a_postgresql_ledger(postgres: Postgres) -> None
     second.close()
 
 
+@pytest.mark.e2e  # PostgreSQL
 def test_a_lost_postgresql_connection_fails_a_write_then_comes_back(postgres: Postgres) -> None:
     url = postgres.database()
     ledger = PostgresLedger(url)

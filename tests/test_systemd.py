@@ -17,17 +17,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from remediator.clock import SystemClock
 from remediator.config.loader import load_config
 from remediator.sandbox import Sandbox
 from tests.e2e import free_port, require_binary
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "systemd" / "remediator.service"
 EXAMPLE = ROOT / "examples" / "remediator.yaml"
 INSTALLED_BINARY = "/opt/remediator/bin/remediator"
 MAX_EXPOSURE = 2.0
-CLOCK = SystemClock()
 
 # Linux 6.3+ prctl: refuse mappings that are writable and executable, or become executable
 # later; what MemoryDenyWriteExecute= enforces (with seccomp up to systemd 256, this since).
@@ -72,6 +71,7 @@ def verifiable_unit(tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.mark.e2e  # systemd-analyze
 def test_systemd_analyze_verify_is_clean(verifiable_unit: Path) -> None:
     analyze = require_binary("systemd-analyze")
     done = run([analyze, "verify", "--man=no", str(verifiable_unit)], verifiable_unit.parent)
@@ -81,6 +81,7 @@ def test_systemd_analyze_verify_is_clean(verifiable_unit: Path) -> None:
     assert done.stdout == "", done.stdout
 
 
+@pytest.mark.e2e  # systemd-analyze
 def test_systemd_analyze_verify_finds_only_the_missing_installed_binary(tmp_path: Path) -> None:
     """The unit as shipped: where remediator is not installed, that is the one complaint."""
     analyze = require_binary("systemd-analyze")
@@ -96,6 +97,7 @@ def test_systemd_analyze_verify_finds_only_the_missing_installed_binary(tmp_path
     }, done.stderr
 
 
+@pytest.mark.e2e  # systemd-analyze
 def test_systemd_analyze_security_exposure_is_low(verifiable_unit: Path) -> None:
     analyze = require_binary("systemd-analyze")
     done = run(
@@ -176,16 +178,17 @@ def _mdwe_supported() -> bool:
     return flags >= 0
 
 
-def wait_ready(notify: socket.socket, proc: subprocess.Popen[bytes]) -> bool:
-    """Whether `proc` sent READY=1 within 30 s (False as soon as it exits)."""
-    deadline = CLOCK.monotonic() + 30
-    while CLOCK.monotonic() < deadline and proc.poll() is None:
-        try:
-            if "READY=1" in notify.recv(4096).decode().splitlines():
-                return True
-        except TimeoutError:
-            continue
-    return False
+def ready_or_exited(notify: socket.socket, proc: subprocess.Popen[bytes]) -> str | None:
+    """Whether `proc` is "ready" (sent READY=1) or "exited"; None while neither.
+
+    One `recv` (up to the socket's timeout) per call: a condition for `wait_for`.
+    """
+    if proc.poll() is not None:
+        return "exited"
+    try:
+        return "ready" if "READY=1" in notify.recv(4096).decode().splitlines() else None
+    except TimeoutError:
+        return None
 
 
 # Run in the child before exec: MDWE is inherited across fork and kept across execve.
@@ -198,6 +201,7 @@ os.execv(sys.argv[1], sys.argv[1:])
 """
 
 
+@pytest.mark.e2e  # runs `python -m remediator run`
 def test_the_daemon_runs_under_memory_deny_write_execute(tmp_path: Path) -> None:
     """CPython has no JIT, and nothing the daemon loads needs writable executable memory."""
     wrap = [sys.executable, "-c", _MDWE_EXEC]
@@ -235,7 +239,14 @@ rules: [rules/*.yaml]
                 stderr=subprocess.STDOUT,
             )
             try:
-                assert wait_ready(notify, proc), (tmp_path / "daemon.log").read_text()
+                state = wait_for(
+                    lambda: ready_or_exited(notify, proc),
+                    timeout=30,
+                    interval=0,
+                    what="READY=1 from the daemon",
+                    detail=(tmp_path / "daemon.log").read_text,
+                )
+                assert state == "ready", (tmp_path / "daemon.log").read_text()
                 session = requests.Session()
                 session.trust_env = False
                 metrics = session.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from remediator.sandbox.state import ACTIONS
+from remediator.sandbox.operations import ACTIONS
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class RecordedCall:
     request_id: str | None
     fault: str | None = None  # the injected fault that acted on this call
     detail: str | None = None  # more about `reason` (e.g. the measured timestamp offset)
+    body: str | None = None  # the request body as sent (its first 2000 characters), if any
 
 
 Listener = Callable[[RecordedCall], None]
@@ -59,7 +60,10 @@ class CallLog:
             return list(self._calls)
 
     def actions(self, cluster_no: str | None = None) -> list[RecordedCall]:
-        """Authenticated restart calls (whatever their answer), optionally for one cluster."""
+        """Authenticated restart calls (whatever their answer), optionally for one cluster.
+
+        A rolling restart names its cluster in the body; it counts when that names one.
+        """
         return [
             c
             for c in self.snapshot()

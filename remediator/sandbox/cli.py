@@ -63,6 +63,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how long a restart keeps a cluster changing (default 5s)",
     )
     parser.add_argument(
+        "--node-restart-delay",
+        type=duration,
+        default=None,
+        metavar="DURATION",
+        help="how long one broker's restart takes, per node and in each step of a rolling "
+        "restart (default: the restart delay)",
+    )
+    parser.add_argument(
         "--cmak-restart",
         choices=["auto", "available", "withdrawn"],
         default="auto",
@@ -97,17 +105,18 @@ def format_call(call: RecordedCall) -> str:
             verdict += " APPLIED"
         if call.reason:
             verdict += f" ({call.reason})"
-    return f"{when} {call.method} {call.target} -> {status} {verdict}"
+    body = f" {call.body}" if call.body else ""
+    return f"{when} {call.method} {call.target}{body} -> {status} {verdict}"
 
 
-def _banner(sb: Sandbox, secret_shown: str, restart_delay: float, out: TextIO) -> None:
+def _banner(sb: Sandbox, secret_shown: str, delays: tuple[float, float], out: TextIO) -> None:
     lines = [
         f"remediator sandbox listening on {sb.url}",
         f"  gateway:        {sb.url}/api/v1/cluster/... (also /api/sgn-v1, /api/jpn-v1, "
         "/api/krs-v1); signature v2 required",
         f"  access key:     {sb.access_key}",
         f"  secret key:     {secret_shown}",
-        f"  restart delay:  {restart_delay:g}s",
+        f"  restart delay:  {delays[0]:g}s (a broker: {delays[1]:g}s)",
         "  clusters:",
     ]
     for c in sb.clusters():
@@ -115,6 +124,8 @@ def _banner(sb: Sandbox, secret_shown: str, restart_delay: float, out: TextIO) -
             f"    {c.cluster_no}  {c.name:<10} {c.tool:<8}  {sb.tool_url(c.cluster_no)}"
             f"   restartCMAKService: {c.cmak_restart}"
         )
+        hosts = ", ".join(f"{n.host_name} ({n.compute_instance_no})" for n in c.nodes)
+        lines.append(f"      nodes: {hosts}")
     lines.append(f"  admin API:      {sb.admin_url}/ (unsigned, loopback only)")
     lines.append("logging each gateway call; Ctrl-C or SIGTERM stops")
     print("\n".join(lines), file=out, flush=True)
@@ -138,6 +149,7 @@ def main(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         restart_delay=args.restart_delay,
+        node_restart_delay=args.node_restart_delay,
         cmak_restart=args.cmak_restart,
         on_call=log_call,
     )
@@ -153,7 +165,10 @@ def main(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        _banner(sandbox, secret_shown, args.restart_delay, sys.stdout)
+        delays = (args.restart_delay, args.node_restart_delay)
+        if delays[1] is None:
+            delays = (args.restart_delay, args.restart_delay)
+        _banner(sandbox, secret_shown, delays, sys.stdout)
         while not done.wait(1.0):
             pass
     finally:

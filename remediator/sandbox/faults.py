@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from remediator.sandbox import errortable
-from remediator.sandbox.state import OPERATIONS
+from remediator.sandbox.operations import OPERATIONS
 
 FaultKind = Literal["error", "latency", "drop", "apply_then_timeout"]
 

@@ -4,6 +4,9 @@ with Sandbox(access_key="AK", secret_key="SK", restart_delay=0.5) as sb:
     sb.url                      # http://127.0.0.1:PORT — the gateway host
     sb.tool_url("1484848")      # that cluster's CMAK or Kafka-UI base URL
     sb.break_tool("1484848", "down")
+    sb.break_broker("1484848", "orders-broker-002", "red")   # or its computeInstanceNo
+    sb.break_zookeeper("1484848", "red")
+    sb.set_precheck_refusal("1484848", "rolling restart is not possible now")
     sb.inject_error(503, "500", applied=True)
     sb.action_calls("1484848")
 """
@@ -22,9 +25,9 @@ from remediator.sandbox.calls import CallLog, Listener, RecordedCall
 from remediator.sandbox.faults import Fault, FaultQueue
 from remediator.sandbox.gateway import Gateway
 from remediator.sandbox.httpd import SandboxHTTPServer
-from remediator.sandbox.state import (
+from remediator.sandbox.model import (
+    CODE_PRECHECK_FAILED,
     EXAMPLE_CLUSTERS,
-    Clusters,
     ClusterSnapshot,
     ClusterSpec,
     ClusterStatus,
@@ -32,6 +35,8 @@ from remediator.sandbox.state import (
     ToolKind,
     ToolMode,
 )
+from remediator.sandbox.nodes import FaultStatus, NodeRef, NodeSnapshot
+from remediator.sandbox.state import Clusters
 from remediator.sandbox.tools import Tools, base_path
 
 # Clearly fake, fixed keys: the sandbox accepts only these unless told otherwise.
@@ -42,7 +47,12 @@ _POLL_INTERVAL = 0.05  # how fast serve_forever notices a stop
 
 
 class Sandbox:
-    """The simulator: a gateway verifying signature v2, clusters, manager tools and faults."""
+    """The simulator: a gateway verifying signature v2, clusters, manager tools and faults.
+
+    `restart_delay` is how long a cluster-wide restart keeps the cluster changing;
+    `node_restart_delay` (default: the same) how long one broker's Kafka restart takes, in a
+    per-node restart and in each step of a rolling restart.
+    """
 
     def __init__(
         self,
@@ -52,6 +62,7 @@ class Sandbox:
         port: int = 0,
         clock: Clock | None = None,
         restart_delay: float = 2.0,
+        node_restart_delay: float | None = None,
         cmak_restart: CmakRestart = "auto",
         clusters: Iterable[ClusterSpec] | None = None,
         on_call: Listener | None = None,
@@ -66,6 +77,7 @@ class Sandbox:
         self._clusters = Clusters(
             self.clock,
             restart_delay=restart_delay,
+            node_restart_delay=node_restart_delay,
             cmak_restart=cmak_restart,
             specs=EXAMPLE_CLUSTERS if clusters is None else clusters,
         )
@@ -176,6 +188,10 @@ class Sandbox:
         """Every cluster as seen now."""
         return self._clusters.snapshots()
 
+    def nodes(self, cluster_no: str) -> list[NodeSnapshot]:
+        """The cluster's nodes as seen now (the manager first); KeyError if unknown."""
+        return self._clusters.nodes(cluster_no)
+
     def subscribe(self, listener: Listener) -> None:
         """Call `listener` with every gateway call recorded from now on."""
         self._calls.subscribe(listener)
@@ -190,7 +206,7 @@ class Sandbox:
         brokers: int = 3,
         cmak_basic_auth: tuple[str, str] | None = None,
     ) -> None:
-        """Add (or replace) a running cluster with a healthy tool."""
+        """Add (or replace) a running cluster (3 to 64 brokers), every part healthy."""
         self._clusters.add(ClusterSpec(cluster_no, name, tool, brokers, cmak_basic_auth))
 
     def break_tool(
@@ -202,6 +218,47 @@ class Sandbox:
     def fix_tool(self, cluster_no: str) -> None:
         """Make the cluster's manager tool healthy again."""
         self._clusters.set_tool(cluster_no, "ok")
+
+    def break_broker(
+        self,
+        cluster_no: str,
+        node: NodeRef,
+        status: FaultStatus = "red",
+        persistent: bool = False,
+    ) -> NodeSnapshot:
+        """Break the broker on one node (by number or hostname): red | yellow | gray.
+
+        A restart of that broker clears the fault, unless it is `persistent`.
+        """
+        return self._clusters.set_broker(cluster_no, node, status, persistent)
+
+    def fix_broker(self, cluster_no: str, node: NodeRef) -> NodeSnapshot:
+        """Make the broker on that node healthy again."""
+        return self._clusters.set_broker(cluster_no, node, "green")
+
+    def break_zookeeper(
+        self,
+        cluster_no: str,
+        status: FaultStatus = "red",
+        node: NodeRef | None = None,
+        persistent: bool = False,
+    ) -> None:
+        """Break ZooKeeper on every ZooKeeper node, or on one (restartAllServices clears it)."""
+        self._clusters.set_zookeeper(cluster_no, status, node, persistent)
+
+    def fix_zookeeper(self, cluster_no: str) -> None:
+        """Make ZooKeeper healthy again on every node."""
+        self._clusters.set_zookeeper(cluster_no, "green")
+
+    def set_precheck_refusal(
+        self, cluster_no: str, message: str | None, code: int = CODE_PRECHECK_FAILED
+    ) -> None:
+        """Make rollingRestartPreCheck (and rollingRestart) refuse with `message`; None lifts it.
+
+        `code` is the envelope's code (NCP documents none; 0 rehearses a client against a
+        refusal that only the message tells).
+        """
+        self._clusters.set_precheck_refusal(cluster_no, message, code)
 
     def set_cmak_restart(
         self, cluster_no: str, value: Literal["available", "withdrawn"] | None
@@ -248,7 +305,7 @@ class Sandbox:
         self._faults.clear()
 
     def reset(self) -> None:
-        """Clusters as constructed (all running, tools healthy), no faults, no calls."""
+        """Clusters as constructed (all running, every part healthy), no faults, no calls."""
         self._clusters.reset()
         self._faults.clear()
         self._calls.clear()

@@ -1,141 +1,90 @@
-"""The simulated CDSS backend: clusters, their status, restarts and manager-tool health.
+"""The simulated CDSS backend: clusters, their nodes, restarts and the admin's switches.
 
 Time comes from the injected clock and every transition is computed lazily when the state
 is read, so a `FakeClock` drives restarts without timers or sleeping.
 
-Choices where the SPEC is silent (the backend refuses with a 200 envelope whose `code` is
-non-zero, the shape the SPEC names as an action's failure; nothing is applied):
+Choices where NCP documents nothing (the backend refuses with HTTP 200, a non-zero `code` and
+`result: null`, the shape the SPEC names as an action's failure; nothing is applied). A client
+must not rely on these codes or messages:
 - an unknown cluster number: `CODE_NO_SUCH_CLUSTER` — the gateway only knows operations and
   keys, it is the CDSS backend that knows clusters;
-- an action on a cluster that is `changing`: `CODE_BUSY` (CDSS runs one change at a time);
-  on one that is `creating`, `deleting` or `return`: `CODE_BAD_STATE` (`error` may be
-  restarted: that is how it gets fixed);
-- restartCMAKService on a Kafka-UI cluster (while the operation still exists): `CODE_NO_CMAK`.
+- any restart while the cluster is `changing` (a node `orange`): `CODE_BUSY` (CDSS runs one
+  change at a time); on one that is `creating`, `deleting` or `return`: `CODE_BAD_STATE`
+  (`error` may be restarted: that is how it gets fixed);
+- restartCMAKService on a Kafka-UI cluster (while the operation still exists): `CODE_NO_CMAK`;
+- a body that does not say what the operation needs: `CODE_BAD_REQUEST` (see `bodies`);
+- rollingRestartPreCheck when a rolling restart is not possible: a message other than
+  `SUCCESS` and `result: null` (as NCP documents), with `CODE_BUSY` while changing,
+  `CODE_BAD_STATE`, or `CODE_PRECHECK_FAILED` when a broker is `red` or `gray` or ZooKeeper is
+  not green. `set_precheck_refusal` makes it refuse with any message and code (0 included, to
+  rehearse a client against a refusal that only its message tells). rollingRestart itself
+  refuses in exactly the same cases.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Literal, get_args
 
 from remediator.clock import Clock
+from remediator.sandbox import nodes as nodes_
+from remediator.sandbox import restarts
+from remediator.sandbox.model import (
+    CODE_BAD_REQUEST,
+    CODE_BAD_STATE,
+    CODE_BUSY,
+    CODE_NO_CMAK,
+    CODE_NO_SUCH_CLUSTER,
+    CODE_OK,
+    CODE_PRECHECK_FAILED,
+    EXAMPLE_CLUSTERS,
+    BackendResult,
+    ClusterSnapshot,
+    ClusterSpec,
+    ClusterStatus,
+    CmakRestart,
+    ToolKind,
+    ToolMode,
+)
+from remediator.sandbox.nodes import NodeFault, NodeRef, NodeSnapshot
+from remediator.sandbox.operations import ACTIONS, RESTART_CMAK, RESTART_NODES, ROLLING
+from remediator.sandbox.record import NOT_ACTIONABLE, ClusterRecord
 
-ToolKind = Literal["cmak", "kafka_ui"]
-ToolMode = Literal["ok", "down", "error", "hang", "wrong_body"]
-ClusterStatus = Literal["creating", "changing", "running", "error", "deleting", "return"]
-CmakRestart = Literal["auto", "available", "withdrawn"]
-
-RESTART_CMAK = "restartCMAKService"
-RESTART_ALL = "restartAllServices"
-RESTART_KAFKA = "restartKafkaService"
-GET_STATUS = "getClusterStatus"
-GET_INFO = "getClusterInfoList"
-OPERATIONS: dict[str, str] = {
-    RESTART_CMAK: "GET",
-    RESTART_ALL: "GET",
-    RESTART_KAFKA: "GET",
-    GET_STATUS: "GET",
-    GET_INFO: "POST",
-}
-ACTIONS = frozenset({RESTART_CMAK, RESTART_ALL, RESTART_KAFKA})
+__all__ = [
+    "CMAK_WITHDRAWN_AT",
+    "CODE_BAD_REQUEST",
+    "CODE_BAD_STATE",
+    "CODE_BUSY",
+    "CODE_NO_CMAK",
+    "CODE_NO_SUCH_CLUSTER",
+    "CODE_OK",
+    "CODE_PRECHECK_FAILED",
+    "EXAMPLE_CLUSTERS",
+    "BackendResult",
+    "ClusterSnapshot",
+    "ClusterSpec",
+    "ClusterStatus",
+    "Clusters",
+    "CmakRestart",
+    "ToolKind",
+    "ToolMode",
+]
 
 # CDSS release note of 2026-09-17; dated in Korea time, where NCP publishes it.
 CMAK_WITHDRAWN_AT = datetime(2026, 9, 17, tzinfo=timezone(timedelta(hours=9))).timestamp()
-
-CODE_OK = 0
-CODE_NO_SUCH_CLUSTER = 11001
-CODE_BUSY = 11002
-CODE_BAD_STATE = 11003
-CODE_NO_CMAK = 11004
-
-_COLOR: dict[str, str] = {
-    "creating": "gray",
-    "changing": "orange",
-    "running": "green",
-    "error": "red",
-    "deleting": "gray",
-    "return": "gray",
-}
-_TOOL_OFFLINE = frozenset({"changing", "creating", "deleting", "return"})
-_NOT_ACTIONABLE = frozenset({"creating", "deleting", "return"})
-_HEALS: dict[str, frozenset[str]] = {
-    RESTART_CMAK: frozenset({"cmak"}),
-    RESTART_ALL: frozenset({"cmak", "kafka_ui"}),
-    RESTART_KAFKA: frozenset(),
-}
-
-
-@dataclass(frozen=True)
-class ClusterSpec:
-    """A cluster as created: number, name, manager tool, broker count, optional CMAK auth."""
-
-    cluster_no: str
-    name: str
-    tool: ToolKind = "cmak"
-    brokers: int = 3
-    cmak_basic_auth: tuple[str, str] | None = None
-
-
-EXAMPLE_CLUSTERS = (
-    ClusterSpec("1484848", "orders", "cmak"),
-    ClusterSpec("1484849", "payments", "kafka_ui"),
-    ClusterSpec("1484850", "analytics", "cmak"),
-)
-
-
-@dataclass(frozen=True)
-class ClusterSnapshot:
-    """A cluster as seen now."""
-
-    cluster_no: str
-    name: str
-    tool: ToolKind
-    brokers: int
-    status: ClusterStatus
-    broker_status: str
-    zookeeper_status: str
-    cmak_status: str | None  # None on Kafka-UI clusters
-    tool_mode: ToolMode  # as set (break_tool / fix_tool)
-    tool_effective_mode: ToolMode  # what a request meets now ("down" while changing)
-    hang_seconds: float
-    restarting: str | None  # the operation in progress
-    changing_until: float | None
-    cmak_restart: Literal["available", "withdrawn"]
-    cmak_basic_auth: bool
-    actions_applied: int
-    tool_requests: int
-
-
-@dataclass(frozen=True)
-class BackendResult:
-    """What the backend answers inside the envelope, and whether the cluster changed."""
-
-    code: int
-    message: str
-    result: object
-    applied: bool = False
-
-
-@dataclass
-class _Cluster:
-    spec: ClusterSpec
-    cmak_restart: Literal["available", "withdrawn"] | None = None
-    tool_mode: ToolMode = "ok"
-    hang_seconds: float = 30.0
-    restart_op: str | None = None
-    restart_until: float = 0.0
-    forced: ClusterStatus | None = None
-    forced_until: float | None = None
-    actions_applied: int = 0
-    tool_requests: int = 0
 
 
 def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
     if value not in allowed:
         raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def _non_negative(seconds: float, what: str) -> float:
+    if seconds < 0:
+        raise ValueError(f"{what} must not be negative")
+    return seconds
 
 
 class Clusters:
@@ -148,57 +97,52 @@ class Clusters:
         restart_delay: float,
         cmak_restart: CmakRestart,
         specs: Iterable[ClusterSpec],
+        node_restart_delay: float | None = None,
     ) -> None:
-        if restart_delay < 0:
-            raise ValueError("restart_delay must not be negative")
         _check(cmak_restart, get_args(CmakRestart), "cmak_restart")
         self._clock = clock
-        self.restart_delay = restart_delay
+        self.restart_delay = _non_negative(restart_delay, "restart_delay")
+        self.node_restart_delay = _non_negative(
+            restart_delay if node_restart_delay is None else node_restart_delay,
+            "node_restart_delay",
+        )
         self.cmak_restart = cmak_restart
         self._initial = tuple(specs)
         self._lock = threading.RLock()
-        self._clusters: dict[str, _Cluster] = {}
+        self._clusters: dict[str, ClusterRecord] = {}
+        self._blocks: dict[str, int] = {}  # cluster number -> its block of node numbers
         self.reset()
 
     def reset(self) -> None:
-        """Back to the clusters given at construction, all running, tools healthy."""
+        """Back to the clusters given at construction, all running, every part healthy."""
         with self._lock:
-            self._clusters = {s.cluster_no: _Cluster(s) for s in self._initial}
+            self._clusters, self._blocks = {}, {}
+            for spec in self._initial:
+                self.add(spec)
 
     def add(self, spec: ClusterSpec) -> None:
-        """Add (or replace) a cluster, running with a healthy tool."""
+        """Add (or replace) a cluster, running, every part healthy."""
         _check(spec.tool, get_args(ToolKind), "tool")
-        if spec.brokers < 1:
-            raise ValueError("a cluster has at least one broker")
+        nodes_.check_broker_count(spec.brokers)
         with self._lock:
-            self._clusters[spec.cluster_no] = _Cluster(spec)
+            block = self._blocks.setdefault(spec.cluster_no, len(self._blocks))
+            built = nodes_.build(spec.name, spec.brokers, block)
+            self._clusters[spec.cluster_no] = ClusterRecord(spec, built, self._clock.now())
 
     def numbers(self) -> list[str]:
         """Every cluster number."""
         with self._lock:
             return list(self._clusters)
 
-    def _get(self, cluster_no: str) -> _Cluster:
+    def _get(self, cluster_no: str) -> ClusterRecord:
         try:
             c = self._clusters[cluster_no]
         except KeyError:
             raise KeyError(f"no cluster {cluster_no!r} in the sandbox") from None
-        now = self._clock.now()
-        if c.restart_op is not None and now >= c.restart_until:
-            if c.spec.tool in _HEALS[c.restart_op]:
-                c.tool_mode = "ok"
-            c.restart_op = None
-        if c.forced_until is not None and now >= c.forced_until:
-            c.forced, c.forced_until = None, None
+        c.settle(self._clock.now())
         return c
 
-    @staticmethod
-    def _status(c: _Cluster) -> ClusterStatus:
-        if c.restart_op is not None:
-            return "changing"
-        return c.forced or "running"
-
-    def _withdrawn(self, c: _Cluster | None) -> bool:
+    def _withdrawn(self, c: ClusterRecord | None) -> bool:
         setting = c.cmak_restart if c is not None and c.cmak_restart else self.cmak_restart
         if setting == "auto":
             return self._clock.now() >= CMAK_WITHDRAWN_AT
@@ -209,47 +153,11 @@ class Clusters:
         with self._lock:
             return self._withdrawn(self._clusters.get(cluster_no))
 
-    def _colors(self, c: _Cluster) -> tuple[str, str, str]:
-        """(broker, zookeeper, cmak) status colors."""
-        tool_color = "red" if c.tool_mode == "down" else "green"
-        if c.restart_op == RESTART_ALL:
-            return "orange", "orange", "orange"
-        if c.restart_op == RESTART_KAFKA:
-            return "orange", "green", tool_color
-        if c.restart_op == RESTART_CMAK:
-            return "green", "green", "orange"
-        status = self._status(c)
-        color = _COLOR[status]
-        return color, color, tool_color if status == "running" else color
-
     def snapshot(self, cluster_no: str) -> ClusterSnapshot:
         """The cluster as seen now; KeyError if unknown."""
         with self._lock:
             c = self._get(cluster_no)
-            status = self._status(c)
-            broker, zookeeper, cmak = self._colors(c)
-            until = c.restart_until if c.restart_op is not None else None
-            if until is None and status == "changing":
-                until = c.forced_until
-            return ClusterSnapshot(
-                cluster_no=c.spec.cluster_no,
-                name=c.spec.name,
-                tool=c.spec.tool,
-                brokers=c.spec.brokers,
-                status=status,
-                broker_status=broker,
-                zookeeper_status=zookeeper,
-                cmak_status=cmak if c.spec.tool == "cmak" else None,
-                tool_mode=c.tool_mode,
-                tool_effective_mode="down" if status in _TOOL_OFFLINE else c.tool_mode,
-                hang_seconds=c.hang_seconds,
-                restarting=c.restart_op,
-                changing_until=until,
-                cmak_restart="withdrawn" if self._withdrawn(c) else "available",
-                cmak_basic_auth=c.spec.cmak_basic_auth is not None,
-                actions_applied=c.actions_applied,
-                tool_requests=c.tool_requests,
-            )
+            return c.view(self._clock.now(), "withdrawn" if self._withdrawn(c) else "available")
 
     def snapshots(self) -> list[ClusterSnapshot]:
         """Every cluster as seen now."""
@@ -261,22 +169,25 @@ class Clusters:
         with self._lock:
             return self._get(cluster_no).spec
 
-    def act(self, cluster_no: str, operation: str) -> BackendResult:
-        """Run a restart operation, or refuse it with a non-zero code."""
+    # -- the backend's operations ------------------------------------------------------------
+
+    def act(
+        self, cluster_no: str, operation: str, node_numbers: Sequence[int] = ()
+    ) -> BackendResult:
+        """Run a restart (`node_numbers` for the per-node one), or refuse it with a code."""
         if operation not in ACTIONS:
             raise ValueError(f"{operation} is not an action")
         with self._lock:
             if cluster_no not in self._clusters:
-                return _no_such_cluster(cluster_no)
+                return no_such_cluster(cluster_no)
             c = self._get(cluster_no)
-            status = self._status(c)
+            now = self._clock.now()
+            status = c.status
             if status == "changing":
                 return BackendResult(
-                    CODE_BUSY,
-                    f"cluster {cluster_no} is changing; wait until it is running",
-                    None,
+                    CODE_BUSY, f"cluster {cluster_no} is changing; wait until it is running", None
                 )
-            if status in _NOT_ACTIONABLE:
+            if status in NOT_ACTIONABLE:
                 return BackendResult(
                     CODE_BAD_STATE, f"cluster {cluster_no} is {status}; it cannot restart", None
                 )
@@ -284,48 +195,45 @@ class Clusters:
                 return BackendResult(
                     CODE_NO_CMAK, f"cluster {cluster_no} has no CMAK (its tool is Kafka-UI)", None
                 )
-            c.restart_op = operation
-            c.restart_until = self._clock.now() + self.restart_delay
+            brokers = c.brokers
+            if operation == RESTART_NODES:
+                by_no = {n.compute_instance_no: n for n in c.nodes}
+                unknown = [no for no in node_numbers if no not in by_no]
+                if not node_numbers or unknown:
+                    what = unknown[0] if unknown else "none"
+                    return BackendResult(
+                        CODE_BAD_REQUEST, f"cluster {cluster_no} has no node {what}", None
+                    )
+                managers = [no for no in node_numbers if not by_no[no].is_broker]
+                if managers:
+                    return BackendResult(
+                        CODE_BAD_REQUEST, f"node {managers[0]} is not a broker node", None
+                    )
+                brokers = [by_no[no] for no in node_numbers]
+            if operation == ROLLING and (refusal := c.roll_refusal(now)) is not None:
+                return BackendResult(refusal[0], refusal[1], None)
+            c.restart = restarts.plan(
+                operation,
+                brokers,
+                now,
+                restart_delay=self.restart_delay,
+                node_restart_delay=self.node_restart_delay,
+            )
             c.forced, c.forced_until = None, None
             c.actions_applied += 1
             return BackendResult(CODE_OK, "SUCCESS", True, applied=True)
 
-    def cluster_status(self, cluster_no: str) -> BackendResult:
-        """The `getClusterStatus` result (shape of fixtures/ncp/cluster-status-green.json)."""
+    def precheck(self, cluster_no: str) -> BackendResult:
+        """rollingRestartPreCheck: `SUCCESS`/true, or the reason with `result: null`."""
         with self._lock:
             if cluster_no not in self._clusters:
-                return _no_such_cluster(cluster_no)
-            c = self._get(cluster_no)
-            broker, zookeeper, cmak = self._colors(c)
-            hosts = [f"{c.spec.name}-broker-{i:03d}" for i in range(1, c.spec.brokers + 1)]
-            zk_hosts = hosts[:3]  # ZooKeeper runs on the first three broker nodes
-            result: dict[str, object] = {
-                "clusterName": c.spec.name,
-                "brokerNodeTotalNumber": len(hosts),
-                "brokerNumber": len(hosts),
-                "brokerStatus": broker,
-                "brokerStatusPerNode": [{"hostname": h, "status": broker} for h in hosts],
-                "zookeeperTotalNumber": len(zk_hosts),
-                "zookeeperNumber": len(zk_hosts),
-                "zookeeperStatus": zookeeper,
-                "zookeeperStatusPerNode": [{"hostname": h, "status": zookeeper} for h in zk_hosts],
-            }
-            if c.spec.tool == "cmak":
-                result["cmakStatus"] = cmak
-            return BackendResult(CODE_OK, "SUCCESS", result)
+                return no_such_cluster(cluster_no)
+            refusal = self._get(cluster_no).roll_refusal(self._clock.now())
+            if refusal is None:
+                return BackendResult(CODE_OK, "SUCCESS", True)
+            return BackendResult(refusal[0], refusal[1], None)
 
-    def cluster_info(self, cluster_no: str) -> BackendResult:
-        """The `getClusterInfoList/{no}` result: status, clusterName, serviceGroupInstanceNo."""
-        with self._lock:
-            if cluster_no not in self._clusters:
-                return _no_such_cluster(cluster_no)
-            c = self._get(cluster_no)
-            result = {
-                "serviceGroupInstanceNo": cluster_no,
-                "clusterName": c.spec.name,
-                "status": self._status(c),
-            }
-            return BackendResult(CODE_OK, "SUCCESS", result)
+    # -- the admin's switches ----------------------------------------------------------------
 
     def set_tool(self, cluster_no: str, mode: ToolMode, hang_seconds: float | None = None) -> None:
         """Break (or fix, with "ok") the cluster's manager tool."""
@@ -334,9 +242,55 @@ class Clusters:
             c = self._get(cluster_no)
             c.tool_mode = mode
             if hang_seconds is not None:
-                if hang_seconds < 0:
-                    raise ValueError("hang_seconds must not be negative")
-                c.hang_seconds = hang_seconds
+                c.hang_seconds = _non_negative(hang_seconds, "hang_seconds")
+
+    def set_broker(
+        self, cluster_no: str, node: NodeRef, status: str, persistent: bool = False
+    ) -> NodeSnapshot:
+        """Break the broker on one node (red, yellow, gray), or fix it (green)."""
+        fault = NodeFault.of(status, persistent)
+        with self._lock:
+            target = nodes_.find(self._get(cluster_no).nodes, node)
+            if not target.is_broker:
+                raise ValueError(f"{target.host_name} is not a broker node")
+            target.broker_fault = fault
+            return self._node(cluster_no, target.compute_instance_no)
+
+    def set_zookeeper(
+        self,
+        cluster_no: str,
+        status: str,
+        node: NodeRef | None = None,
+        persistent: bool = False,
+    ) -> None:
+        """Break ZooKeeper on one of its nodes, or on all of them (`node` None); green fixes."""
+        fault = NodeFault.of(status, persistent)
+        with self._lock:
+            c = self._get(cluster_no)
+            targets = [n for n in c.nodes if n.zookeeper]
+            if node is not None:
+                target = nodes_.find(c.nodes, node)
+                if not target.zookeeper:
+                    raise ValueError(f"ZooKeeper does not run on {target.host_name}")
+                targets = [target]
+            for target in targets:
+                target.zookeeper_fault = fault
+
+    def set_precheck_refusal(
+        self, cluster_no: str, message: str | None, code: int = CODE_PRECHECK_FAILED
+    ) -> None:
+        """Make rollingRestartPreCheck (and rollingRestart) refuse with `message`; None lifts it."""
+        if message is not None and (not message or message == "SUCCESS"):
+            raise ValueError("a refusal needs a message other than SUCCESS")
+        with self._lock:
+            self._get(cluster_no).precheck_refusal = None if message is None else (code, message)
+
+    def nodes(self, cluster_no: str) -> list[NodeSnapshot]:
+        """The cluster's nodes as seen now, the manager first; KeyError if unknown."""
+        return list(self.snapshot(cluster_no).nodes)
+
+    def _node(self, cluster_no: str, node_no: int) -> NodeSnapshot:
+        return next(n for n in self.nodes(cluster_no) if n.compute_instance_no == node_no)
 
     def set_cmak_restart(
         self, cluster_no: str, value: Literal["available", "withdrawn"] | None
@@ -354,7 +308,7 @@ class Clusters:
         _check(status, get_args(ClusterStatus), "state")
         with self._lock:
             c = self._get(cluster_no)
-            c.restart_op = None
+            c.restart = None
             if status == "running":
                 c.forced, c.forced_until = None, None
                 return
@@ -374,7 +328,8 @@ class Clusters:
             return self.snapshot(cluster_no)
 
 
-def _no_such_cluster(cluster_no: str) -> BackendResult:
+def no_such_cluster(cluster_no: str) -> BackendResult:
+    """The refusal for a cluster number the backend does not know."""
     return BackendResult(
         CODE_NO_SUCH_CLUSTER, f"cluster {cluster_no} does not exist (serviceGroupInstanceNo)", None
     )

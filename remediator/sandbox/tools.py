@@ -9,8 +9,10 @@ Broken modes: `down` resets the connection at once (the process is gone; nothing
 `error` is a 500 — except Kafka-UI's health endpoint, which, like Spring actuator, reports
 an unhealthy application as 503 `{"status": "DOWN"}`; `hang` holds the request
 `hang_seconds` (interrupted when the sandbox stops) and closes it unanswered; `wrong_body`
-answers 200 with a body no health check should accept. While the cluster is changing
-(a restart in progress), its tool is down.
+answers 200 with a body no health check should accept. While a cluster-wide restart runs
+(restartAllServices, restartKafkaService, restartCMAKService) or the cluster is forced into
+`changing`, `creating`, `deleting` or `return`, its tool is down; per-node and rolling
+restarts leave the manager node, and so the tool, alone.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import hmac
 import re
 from collections.abc import Mapping
 
+from remediator.sandbox.model import ClusterSnapshot
 from remediator.sandbox.replies import HTML, Close, Outcome, Reply
-from remediator.sandbox.state import Clusters, ClusterSnapshot
+from remediator.sandbox.state import Clusters
 
 TOOL_PATH = {"cmak": "cmak", "kafka_ui": "kafka-ui"}
 _PATH = re.compile(r"/clusters/(?P<no>[^/]+)/(?P<kind>cmak|kafka-ui)(?P<rest>/[^?]*)?")

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from remediator.errors import LedgerBusy, LedgerUnavailable
-from remediator.store.receipts import Cursor
+from remediator.store.receipts import KNOWN_EPISODES, Cursor
 from remediator.store.sql import SCHEMA, SqlLedger
 
 _SCHEMA_VERSION = 1
@@ -49,8 +49,15 @@ def redact(url: str) -> str:
 class PostgresLedger(SqlLedger):
     """The ledger in a PostgreSQL database; safe to share between the daemon's threads."""
 
-    def __init__(self, url: str, *, exclusive: bool = True, connect_timeout: int = 10) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        url: str,
+        *,
+        exclusive: bool = True,
+        connect_timeout: int = 10,
+        known_episodes: int = KNOWN_EPISODES,
+    ) -> None:
+        super().__init__(known_episodes=known_episodes)
         self.url = url
         self.exclusive = exclusive
         self._connect_timeout = connect_timeout

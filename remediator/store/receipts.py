@@ -24,16 +24,20 @@ Row = tuple[object, ...]
 # minute, well inside the week of episode memory it serves, and a storm of re-sends (each
 # Alertmanager notification carries its whole group) costs no fsync.
 RESEND_WINDOW = 60.0
-# Episodes remembered that way; past this, the least recently written are forgotten: their
-# next receipt is written again, and the re-sends counted since their last write (a
-# statistic, `receipts`) are lost.
+# Episodes remembered that way, by default; past this, the least recently written are
+# forgotten: their next receipt is written again, and the re-sends counted since their last
+# write (a statistic, `receipts`) are lost.
 KNOWN_EPISODES = 100_000
 
 
 class AlertReceipts:
-    """`record_alerts` and what serves it; the ledger's connection comes from a subclass."""
+    """`record_alerts` and what serves it; the ledger's connection comes from a subclass.
 
-    def __init__(self) -> None:
+    `known_episodes` caps the episodes remembered for answering re-sends from memory (0: none).
+    """
+
+    def __init__(self, *, known_episodes: int = KNOWN_EPISODES) -> None:
+        self._known_episodes = known_episodes
         self._lock = threading.Lock()  # the connection: one statement or transaction at a time
         self._queue_lock = threading.Lock()
         self._queue: list[_Receipt] = []
@@ -192,7 +196,7 @@ class AlertReceipts:
                     known.seen = max(known.seen, at)
                     known.unwritten -= counted
                 self._known[episode] = known
-            while len(self._known) > KNOWN_EPISODES:
+            while len(self._known) > self._known_episodes:
                 self._known.pop(next(iter(self._known)))
 
     def _flush_unwritten(self) -> None:

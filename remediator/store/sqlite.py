@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from remediator.store.receipts import Cursor
+from remediator.store.receipts import KNOWN_EPISODES, Cursor
 from remediator.store.sql import SCHEMA, SqlLedger
 
 _SCHEMA_VERSION = 1
@@ -16,8 +16,8 @@ _SCHEMA_VERSION = 1
 class SqliteLedger(SqlLedger):
     """The ledger in a SQLite file; safe to share between the daemon's threads."""
 
-    def __init__(self, path: Path | str) -> None:
-        super().__init__()
+    def __init__(self, path: Path | str, *, known_episodes: int = KNOWN_EPISODES) -> None:
+        super().__init__(known_episodes=known_episodes)
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
