@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from remediator import logs
 from remediator.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Subparsers, add_config_argument
 from remediator.config.loader import Config, load_config, resolve_secrets
@@ -39,11 +37,15 @@ class DaemonApi:
             host = f"[{host}]"
         self.base = f"http://{host}:{config.server.port}"
         self.token = token
+        import requests
+
         self.session = requests.Session()
         self.session.trust_env = False
 
     def running(self) -> bool:
         """Whether a remediator answers on the listener (healthy or not, it owns the ledger)."""
+        import requests
+
         try:
             resp = self.session.get(f"{self.base}/-/healthy", timeout=2)
             return "healthy" in resp.json()
@@ -76,6 +78,8 @@ class DaemonApi:
 
 def operate(args: argparse.Namespace) -> int:
     """Run one operator command; returns the exit code."""
+    import requests
+
     try:
         config = load_config(args.config)
         secrets = resolve_secrets(config)
