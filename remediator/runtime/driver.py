@@ -24,6 +24,7 @@ from remediator.core.decisions import Act, BreakerChanged, CheckFirst, Decision,
 from remediator.core.engine import Engine
 from remediator.core.events import (
     ActionOutcome,
+    ActionResult,
     AlertEvent,
     Event,
     PreflightResult,
@@ -324,14 +325,9 @@ class Driver:
     def _send(self, a: Act) -> ActionOutcome | None:
         """The answer to an `Act`: the signed call's outcome (None in a dry run: nothing sent)."""
         action_id = self._intents.pop(a)
-        extra: dict[str, object] = {
-            "event": "action",
-            "rule": a.rule,
-            "target": a.target,
-            "action": a.action,
-        }
         region = self.regions.get(a.target)
         if self.dry_run:
+            extra = {"event": "action", "rule": a.rule, "target": a.target, "action": a.action}
             log.info(f"dry run: would send {a.action}", extra=extra)
             self.ledger.record_outcome(
                 action_id, result="dry_run", at=self.clock.now(), request_id=None, detail=""
@@ -342,6 +338,7 @@ class Driver:
         )
         start = self.clock.monotonic()
         request_id: str | None = None
+        outcome: ActionResult
         try:
             result = self.client.action(a.action, a.cluster_no, region=region)
         except NcpNotFound as exc:
@@ -361,29 +358,14 @@ class Driver:
         self.ledger.record_outcome(
             action_id, result=outcome, at=self.clock.now(), request_id=request_id, detail=detail
         )
-        extra |= {"result": outcome, "request_id": request_id, "cluster_no": a.cluster_no}
-        if outcome == "success":
-            log.info(
-                f"action {a.action} on {a.target} (cluster {a.cluster_no}) accepted by CDSS, "
-                f"requestId {request_id}; verifying",
-                extra=extra,
-            )
-        elif outcome == "unknown":
-            log.warning(
-                f"action {a.action} outcome unknown ({detail}); reconciling from cluster status, "
-                "not resending",
-                extra=extra,
-            )
+        report.say_outcome(a, outcome, request_id, detail)
+        if outcome == "unknown":
             self._reconcile(a)
-        elif outcome == "not_available":
-            log.warning(f"action {a.action} not available: {detail}", extra=extra)
-        else:
-            log.error(f"action {a.action} failed: {detail}", extra=extra)
         return ActionOutcome(
             rule=a.rule,
             target=a.target,
             action=a.action,
-            result=outcome,  # type: ignore[arg-type]
+            result=outcome,
             at=self.clock.now(),
             detail=detail,
         )

@@ -4,9 +4,11 @@ decisions, verified remediations and breakers."""
 from __future__ import annotations
 
 import logging
+from typing import assert_never
 
-from remediator.core.decisions import BreakerChanged, Decision, Remediated
+from remediator.core.decisions import Act, BreakerChanged, Decision, Remediated
 from remediator.core.engine import Engine
+from remediator.core.events import ActionResult
 from remediator.metrics import Metrics
 from remediator.store import Ledger
 
@@ -51,6 +53,38 @@ def record_decision(d: Decision, engine: Engine, ledger: Ledger, metrics: Metric
             at=d.at,
             detail=d.detail,
         )
+
+
+def say_outcome(a: Act, outcome: ActionResult, request_id: str | None, detail: str) -> None:
+    """Log what came of a signed action."""
+    extra = {
+        "event": "action",
+        "rule": a.rule,
+        "target": a.target,
+        "action": a.action,
+        "result": outcome,
+        "request_id": request_id,
+        "cluster_no": a.cluster_no,
+    }
+    match outcome:
+        case "success":
+            log.info(
+                f"action {a.action} on {a.target} (cluster {a.cluster_no}) accepted by CDSS, "
+                f"requestId {request_id}; verifying",
+                extra=extra,
+            )
+        case "unknown":
+            log.warning(
+                f"action {a.action} outcome unknown ({detail}); reconciling from cluster status, "
+                "not resending",
+                extra=extra,
+            )
+        case "not_available":
+            log.warning(f"action {a.action} not available: {detail}", extra=extra)
+        case "failure":
+            log.error(f"action {a.action} failed: {detail}", extra=extra)
+        case _:
+            assert_never(outcome)
 
 
 def record_remediation(r: Remediated, ledger: Ledger, metrics: Metrics) -> None:
