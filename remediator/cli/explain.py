@@ -44,7 +44,17 @@ from remediator.core.decisions import (
     Remediated,
 )
 from remediator.core.engine import Engine
-from remediator.core.events import ActionOutcome, Event, PreflightResult, ProbeResult, Tick
+from remediator.core.events import (
+    ActionOutcome,
+    AlertEvent,
+    Event,
+    ManualRestart,
+    Pause,
+    PreflightResult,
+    ProbeResult,
+    Resume,
+    Tick,
+)
 from remediator.core.rules import Policy
 from remediator.errors import ConfigError
 from remediator.runtime.eventlog import (
@@ -122,8 +132,18 @@ def _strict(
                 if sent[key] <= 0:
                     notes.append((index, f"{event.action} on {event.target} was never sent here"))
                 sent[key] -= 1
-            case _:
+            case (
+                ProbeResult()
+                | AlertEvent()
+                | PreflightResult()
+                | Tick()
+                | Pause()
+                | Resume()
+                | ManualRestart()
+            ):
                 pass
+            case _:
+                assert_never(event)
         for o in engine.handle(event, now):
             match o:
                 case CheckFirst():
@@ -178,14 +198,11 @@ def _synthesized(engine: Engine, entries: list[tuple[Entry, float]]) -> list[Out
                 world.now = at
                 out.extend(runner.feed(Tick(at)))
         last = world.now = now
-        match event:
-            case ClusterStatus():
-                world.cluster[event.target] = event
-                continue
-            case ProbeResult():
-                world.latest[event.target] = event
-            case _:
-                pass
+        if isinstance(event, ClusterStatus):
+            world.cluster[event.target] = event
+            continue
+        if isinstance(event, ProbeResult):
+            world.latest[event.target] = event
         out.extend(runner.feed(event))
     return out
 
