@@ -24,7 +24,7 @@ def h(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Harness]:
 
 
 def test_a_reload_during_a_manual_restarts_verification_keeps_it(h: Harness) -> None:
-    reply = h.daemon.operator.restart(
+    reply = h.daemon.parts.operator.restart(
         "orders", None, "ticket 42", force=False, reset_breaker=False, dry_run=False
     )
     assert reply["outcome"] == "acted"

@@ -34,6 +34,7 @@ from remediator.core.rules import (
     Verify,
 )
 from remediator.core.state import ActionRecord, PauseRecord
+from remediator.runtime.runner import Runner
 
 T0 = 1_800_000_000.0
 
@@ -83,36 +84,31 @@ class Sim:
     outputs: list[Output] = field(default_factory=list)
 
     def feed(self, event: Event) -> list[Output]:
-        produced: list[Output] = []
-        queue: list[Event] = [event]
-        while queue:
-            ev = queue.pop(0)
-            outs = self.engine.handle(ev, self.now)
-            produced.extend(outs)
-            for o in outs:
-                if isinstance(o, CheckFirst):
-                    fresh = (
-                        ProbeResult(o.target, self.healthy(o.target, self.now), "fresh", self.now)
-                        if o.probe
-                        else None
-                    )
-                    queue.append(
-                        PreflightResult(
-                            rule=o.rule,
-                            target=o.target,
-                            token=o.token,
-                            at=self.now,
-                            probe=fresh,
-                            cluster_busy=self.busy(o.target, self.now),
-                        )
-                    )
-                elif isinstance(o, Act):
-                    result = self.action_result(o)
-                    queue.append(
-                        ActionOutcome(o.rule, o.target, o.action, result, self.now)  # type: ignore[arg-type]
-                    )
+        runner = Runner(
+            lambda e: self.engine.handle(e, self.now), check_first=self.look, act=self.send
+        )
+        produced = runner.feed(event)
         self.outputs.extend(produced)
         return produced
+
+    def look(self, o: CheckFirst) -> PreflightResult:
+        fresh = (
+            ProbeResult(o.target, self.healthy(o.target, self.now), "fresh", self.now)
+            if o.probe
+            else None
+        )
+        return PreflightResult(
+            rule=o.rule,
+            target=o.target,
+            token=o.token,
+            at=self.now,
+            probe=fresh,
+            cluster_busy=self.busy(o.target, self.now),
+        )
+
+    def send(self, o: Act) -> ActionOutcome:
+        result = self.action_result(o)
+        return ActionOutcome(o.rule, o.target, o.action, result, self.now)  # type: ignore[arg-type]
 
     def probe_all(self) -> list[Output]:
         out: list[Output] = []

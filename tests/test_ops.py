@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from remediator.cli import main
-from remediator.clock import FakeClock
+from remediator.clock import FakeClock, SystemClock
+from remediator.core.events import AlertEvent
 from remediator.sandbox import Sandbox
 from remediator.store.sqlite import SqliteLedger
 from tests.e2e import free_port
@@ -77,6 +80,52 @@ def test_without_a_daemon_commands_work_on_the_ledger(
     assert "from the ledger" in table and "restart_cmak on orders (manual, enforce)" in table
     ledger = SqliteLedger(cfg.parent / "state.db")
     assert [a.record.rule for a in ledger.recent_actions(5)] == ["manual"]
+
+
+def test_offline_commands_leave_undecided_alerts_to_the_daemon(
+    offline: tuple[Path, Sandbox], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An alert recorded but never decided is the daemon's to decide when it next runs: an
+    operator's command on the ledger neither decides it nor acts on it."""
+    cfg, box = offline
+    rules = cfg.parent / "rules" / "r.yaml"
+    rules.write_text(
+        rules.read_text()
+        + """
+  - name: cmak-down-alert
+    targets: ["orders"]
+    trigger: {alert: {alertname: CMAKDown}}
+    action: restart_cmak
+    cooldown: 15m
+"""
+    )
+    now = SystemClock().now()
+    alert = AlertEvent("orders", "CMAKDown", "firing", "fp-1", "2026-11-27T03:00:00Z", now)
+    ledger = SqliteLedger(cfg.parent / "state.db")
+    assert ledger.record_alerts([alert], at=now) == [True]
+    ledger.close()
+    c = ["-c", str(cfg)]
+    assert main(["restart", "orders", "--reason", "look only", "--dry-run", *c]) == 0
+    assert "shadow: restart_cmak on orders" in capsys.readouterr().out
+    assert main(["status", "--json", *c]) == 0
+    assert json.loads(capsys.readouterr().out)["action_path_up"] is None, "no signed read"
+    assert box.action_calls() == []
+    ledger = SqliteLedger(cfg.parent / "state.db")
+    assert [a.fingerprint for a in ledger.pending_alerts(now - 60)] == ["fp-1"]
+    ledger.close()
+
+
+def test_the_command_line_loads_no_daemon_to_start() -> None:
+    """`remediator --help` stays fast: the daemon, its scheduler and its server load lazily."""
+    code = (
+        "import sys, remediator.cli; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('apscheduler', 'waitress') "
+        "or m in ('remediator.runtime.daemon', 'remediator.runtime.wiring', 'requests')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
 
 
 def test_bad_requests_are_clear(

@@ -99,3 +99,25 @@ def test_probe_windows_carry_over_a_reload(h: Harness, sb: Sandbox) -> None:
     assert h.daemon.reload() is True
     h.run(15)  # the third failure trips the rule: the window survived the reload
     assert h.actions(ORDERS) == ["restartCMAKService"]
+
+
+def test_a_reload_keeps_the_ledger_and_driver_and_makes_clients_only_for_a_new_ncp(
+    h: Harness, sb: Sandbox
+) -> None:
+    before = h.daemon.parts
+    assert h.daemon.reload() is True
+    after = h.daemon.parts
+    for kept in ("ledger", "driver", "probe_session", "intake", "operator", "client"):
+        assert getattr(after, kept) is getattr(before, kept), kept
+    assert after.engine is not before.engine and h.daemon.driver.engine is after.engine
+    config = h.tmp / "remediator.yaml"
+    config.write_text(config.read_text().replace("timeout: 1s\n", "timeout: 2s\n", 1))
+    assert h.daemon.reload() is True
+    fresh = h.daemon.parts
+    assert fresh.config.ncp.timeout == 2.0
+    assert fresh.client is not after.client and fresh.path_client is not after.path_client
+    assert h.daemon.driver.client is fresh.client
+    assert h.daemon.driver.path_client is fresh.path_client
+    sb.break_tool(ORDERS, "down")
+    h.run(45)
+    assert h.actions(ORDERS) == ["restartCMAKService"], "the new client signs the call"

@@ -308,15 +308,44 @@ def test_the_action_path_check_reads_one_target_per_region_in_turn(
     harness: Harness, sb: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     driver = harness.daemon.driver
+    assert harness.daemon.status()["action_path_up"] is None, "no signed read yet: unknown"
     driver.check_action_path()
     assert harness.metric("remediator_action_path_up") == 1
+    assert harness.daemon.status()["action_path_up"] == 1
     sb.inject_error(401, "210", count=1, operation="getClusterStatus")  # permission revoked
     with caplog.at_level(logging.INFO, logger="remediator"):
         driver.check_action_path()
         assert harness.metric("remediator_action_path_up") == 0
+        assert harness.daemon.status()["action_path_up"] == 0
         driver.check_action_path()
     assert harness.metric("remediator_action_path_up") == 1
+    harness.daemon.metrics.action_path_up.set(0)
+    assert harness.daemon.status()["action_path_up"] == 1, "the driver's state, not the gauge"
     assert "action path to CDSS (KR, checked with" in caplog.text and "is back" in caplog.text
     reads = [c for c in sb.calls if c.operation == "getClusterStatus"]
     assert len(reads) == 3, "one signed read per region per check, no retries"
     assert len({c.cluster_no for c in reads}) == 3, "round-robin over the region's targets"
+
+
+def test_a_recording_that_fails_never_fails_the_event(
+    harness: Harness, sb: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full disk under `run --record-events`: remediation goes on, and the log says so once."""
+    tried: list[object] = []
+
+    def full_disk(event: object, _now: float) -> None:
+        tried.append(event)
+        raise OSError(28, "No space left on device")
+
+    harness.daemon.driver.recorder = full_disk
+    sb.set_cmak_restart(ORDERS, "available")
+    sb.break_tool(ORDERS, "down")
+    with caplog.at_level(logging.INFO, logger="remediator"):
+        harness.run(4 * 60)
+    assert harness.actions(ORDERS) == ["restartCMAKService"]
+    acted = {"rule": "cmak-unhealthy", "target": "orders", "outcome": "acted", "reason": "probe"}
+    assert harness.metric("remediator_decisions_total", **acted) == 1
+    recovered = {"rule": "cmak-unhealthy", "target": "orders", "outcome": "recovered"}
+    assert harness.metric("remediator_remediations_total", **recovered) == 1
+    assert len(tried) > 10
+    assert caplog.text.count("could not record an event") == 1

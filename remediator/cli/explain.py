@@ -26,11 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from remediator.cli.common import Subparsers, add_config_argument
 from remediator.config.loader import load_config
@@ -44,7 +44,17 @@ from remediator.core.decisions import (
     Remediated,
 )
 from remediator.core.engine import Engine
-from remediator.core.events import ActionOutcome, Event, PreflightResult, ProbeResult, Tick
+from remediator.core.events import (
+    ActionOutcome,
+    AlertEvent,
+    Event,
+    ManualRestart,
+    Pause,
+    PreflightResult,
+    ProbeResult,
+    Resume,
+    Tick,
+)
 from remediator.core.rules import Policy
 from remediator.errors import ConfigError
 from remediator.runtime.eventlog import (
@@ -56,6 +66,7 @@ from remediator.runtime.eventlog import (
     event_to_json,
     read_events,
 )
+from remediator.runtime.runner import Runner
 from remediator.timetext import rfc3339
 
 __all__ = [
@@ -73,13 +84,6 @@ __all__ = [
 ]
 
 Mode = Literal["strict", "synthesized"]
-_OUTPUT_KINDS: dict[type[Any], str] = {
-    Decision: "decision",
-    CheckFirst: "check_first",
-    Act: "act",
-    Remediated: "remediated",
-    BreakerChanged: "breaker",
-}
 
 
 # -- replaying ------------------------------------------------------------------------------
@@ -117,63 +121,89 @@ def _strict(
     asked: dict[int, tuple[str, str]] = {}
     sent: Counter[tuple[str, str, str]] = Counter()
     for index, (event, now) in enumerate(entries):
-        if isinstance(event, ClusterStatus):
-            notes.append((index, "a cluster line is ignored in a recording"))
-            continue
-        if isinstance(event, PreflightResult) and asked.get(event.token) != (
-            event.rule,
-            event.target,
-        ):
-            notes.append((index, f"preflight {event.token} was never asked for in this replay"))
-        if isinstance(event, ActionOutcome):
-            key = (event.rule, event.target, event.action)
-            if sent[key] <= 0:
-                notes.append((index, f"{event.action} on {event.target} was never sent here"))
-            sent[key] -= 1
+        match event:
+            case ClusterStatus():
+                notes.append((index, "a cluster line is ignored in a recording"))
+                continue
+            case PreflightResult() if asked.get(event.token) != (event.rule, event.target):
+                notes.append((index, f"preflight {event.token} was never asked for in this replay"))
+            case ActionOutcome():
+                key = (event.rule, event.target, event.action)
+                if sent[key] <= 0:
+                    notes.append((index, f"{event.action} on {event.target} was never sent here"))
+                sent[key] -= 1
+            case (
+                ProbeResult()
+                | AlertEvent()
+                | PreflightResult()
+                | Tick()
+                | Pause()
+                | Resume()
+                | ManualRestart()
+            ):
+                pass
+            case _:
+                assert_never(event)
         for o in engine.handle(event, now):
-            if isinstance(o, CheckFirst):
-                asked[o.token] = (o.rule, o.target)
-            elif isinstance(o, Act):
-                sent[(o.rule, o.target, o.action)] += 1
+            match o:
+                case CheckFirst():
+                    asked[o.token] = (o.rule, o.target)
+                case Act():
+                    sent[(o.rule, o.target, o.action)] += 1
+                case Decision() | Remediated() | BreakerChanged():
+                    pass
+                case _:
+                    assert_never(o)
             out.append(o)
     return out
 
 
+@dataclass
+class _Synthesized:
+    """The world of a hand-written file: every look finds the target as its latest probe line
+    and its cluster as its latest cluster line (not busy without one); every call succeeds."""
+
+    engine: Engine
+    now: float = 0.0
+    latest: dict[str, ProbeResult] = field(default_factory=dict)
+    cluster: dict[str, ClusterStatus] = field(default_factory=dict)
+
+    def step(self, event: Event) -> list[Output]:
+        return self.engine.handle(event, self.now)
+
+    def check_first(self, c: CheckFirst) -> PreflightResult:
+        status = self.cluster.get(c.target)
+        return PreflightResult(
+            rule=c.rule,
+            target=c.target,
+            token=c.token,
+            at=self.now,
+            probe=self.latest.get(c.target) if c.probe else None,
+            cluster_busy=status.busy if status else False,
+            cluster_detail=status.detail if status else "",
+        )
+
+    def act(self, a: Act) -> ActionOutcome:
+        return ActionOutcome(a.rule, a.target, a.action, "success", self.now)
+
+
 def _synthesized(engine: Engine, entries: list[tuple[Entry, float]]) -> list[Output]:
+    world = _Synthesized(engine)
+    runner = Runner(world.step, check_first=world.check_first, act=world.act)
     out: list[Output] = []
-    latest: dict[str, ProbeResult] = {}
-    cluster: dict[str, ClusterStatus] = {}
     last: float | None = None
     for event, now in entries:
         if last is not None:
             for at in _deadlines(engine, last, now):
-                out.extend(engine.handle(Tick(at), at))
-        last = now
+                world.now = at
+                out.extend(runner.feed(Tick(at)))
+        last = world.now = now
         if isinstance(event, ClusterStatus):
-            cluster[event.target] = event
+            world.cluster[event.target] = event
             continue
         if isinstance(event, ProbeResult):
-            latest[event.target] = event
-        queue: deque[Event] = deque([event])
-        while queue:
-            outputs = engine.handle(queue.popleft(), now)
-            out.extend(outputs)
-            for o in outputs:
-                if isinstance(o, CheckFirst):
-                    status = cluster.get(o.target)
-                    queue.append(
-                        PreflightResult(
-                            rule=o.rule,
-                            target=o.target,
-                            token=o.token,
-                            at=now,
-                            probe=latest.get(o.target) if o.probe else None,
-                            cluster_busy=status.busy if status else False,
-                            cluster_detail=status.detail if status else "",
-                        )
-                    )
-                elif isinstance(o, Act):
-                    queue.append(ActionOutcome(o.rule, o.target, o.action, "success", now))
+            world.latest[event.target] = event
+        out.extend(runner.feed(event))
     return out
 
 
@@ -194,22 +224,42 @@ def _seconds(value: float) -> str:
 def format_output(now: float, output: Output, start: float, *, verbose: bool = False) -> str | None:
     """One line for `output` at `now` (`start`: the first event's time); None for a hidden one."""
     who = f"{output.rule} on {output.target}"
-    if isinstance(output, Decision):
-        text = f"{who}: {output.outcome} ({output.reason}): {output.detail}"
-    elif isinstance(output, Act):
-        text = f"  → {output.action} on {output.target} (cluster {output.cluster_no})"
-        if output.fallback_of:
-            text += f", fallback: {output.fallback_of} is not available"
-    elif isinstance(output, Remediated):
-        text = f"{who}: {output.outcome} after {output.action}: {output.detail}"
-    elif isinstance(output, BreakerChanged):
-        text = f"{who}: breaker {'opened' if output.open else 'closed'}: {output.detail}"
-    elif not verbose:
-        return None
-    else:
-        looks = "a fresh probe and the cluster status" if output.probe else "the cluster status"
-        text = f"{who}: check first ({output.trigger} trigger, token {output.token}): {looks}"
+    match output:
+        case Decision():
+            text = f"{who}: {output.outcome} ({output.reason}): {output.detail}"
+        case Act():
+            text = f"  → {output.action} on {output.target} (cluster {output.cluster_no})"
+            if output.fallback_of:
+                text += f", fallback: {output.fallback_of} is not available"
+        case Remediated():
+            text = f"{who}: {output.outcome} after {output.action}: {output.detail}"
+        case BreakerChanged():
+            text = f"{who}: breaker {'opened' if output.open else 'closed'}: {output.detail}"
+        case CheckFirst():
+            if not verbose:
+                return None
+            looks = "a fresh probe and the cluster status" if output.probe else "the cluster status"
+            text = f"{who}: check first ({output.trigger} trigger, token {output.token}): {looks}"
+        case _:
+            assert_never(output)
     return f"{rfc3339(now)} {'+' + _seconds(now - start) + 's':>9}  {text}"
+
+
+def output_kind(output: Output) -> str:
+    """The `type` of `output` in `explain --json`."""
+    match output:
+        case Decision():
+            return "decision"
+        case CheckFirst():
+            return "check_first"
+        case Act():
+            return "act"
+        case Remediated():
+            return "remediated"
+        case BreakerChanged():
+            return "breaker"
+        case _:
+            assert_never(output)
 
 
 def output_to_json(now: float, output: Output, start: float) -> str:
@@ -217,7 +267,7 @@ def output_to_json(now: float, output: Output, start: float) -> str:
     body: dict[str, Any] = {
         "time": rfc3339(now),
         "offset": now - start,
-        "type": _OUTPUT_KINDS[type(output)],
+        "type": output_kind(output),
     }
     body.update((f.name, getattr(output, f.name)) for f in fields(output))
     return json.dumps(body)

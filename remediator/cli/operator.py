@@ -3,7 +3,8 @@
 When the daemon runs (its listener answers), they talk to it — status reads
 `/api/v1/status`, mutations go to its admin API with `server.admin_token` — so that its
 engine decides. When it does not run, they work on the ledger directly, through the same
-engine and guards, so that a restart or a pause made during an outage is still recorded.
+engine and guards (the daemon's parts, built by `remediator.runtime.wiring`), so that a restart
+or a pause made during an outage is still recorded.
 """
 
 from __future__ import annotations
@@ -12,19 +13,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from remediator import logs
 from remediator.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Subparsers, add_config_argument
 from remediator.config.loader import Config, load_config, resolve_secrets
 from remediator.config.model import DEFAULT_STATE_PATH
 from remediator.errors import ConfigError, RemediatorError
-from remediator.runtime.daemon import Daemon as Local
-from remediator.runtime.executors import DeferredExecutor
-from remediator.store import open_ledger
 from remediator.timetext import iso, parse_duration
+
+if TYPE_CHECKING:
+    from remediator.runtime.wiring import Parts
 
 
 class DaemonApi:
@@ -38,11 +37,15 @@ class DaemonApi:
             host = f"[{host}]"
         self.base = f"http://{host}:{config.server.port}"
         self.token = token
+        import requests
+
         self.session = requests.Session()
         self.session.trust_env = False
 
     def running(self) -> bool:
         """Whether a remediator answers on the listener (healthy or not, it owns the ledger)."""
+        import requests
+
         try:
             resp = self.session.get(f"{self.base}/-/healthy", timeout=2)
             return "healthy" in resp.json()
@@ -75,6 +78,8 @@ class DaemonApi:
 
 def operate(args: argparse.Namespace) -> int:
     """Run one operator command; returns the exit code."""
+    import requests
+
     try:
         config = load_config(args.config)
         secrets = resolve_secrets(config)
@@ -101,18 +106,33 @@ def operate(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
-def _offline(config: Config, *, exclusive: bool = True) -> Local:
-    """A daemon built but not started, on the ledger, with work carried out in this thread
+def _offline(config: Config, *, exclusive: bool = True) -> Parts:
+    """The daemon's parts on the ledger, not started, with work carried out in this thread
     (`exclusive=False`: only to read, beside a daemon that holds a PostgreSQL ledger)."""
+    from prometheus_client import CollectorRegistry
+
+    from remediator.clock import SystemClock
+    from remediator.runtime.executors import DeferredExecutor
+    from remediator.runtime.wiring import build
+    from remediator.store import open_ledger
+
     path = Path(config.state.path or DEFAULT_STATE_PATH)
     if config.state.url is None and not path.parent.exists():
         raise RemediatorError(f"no ledger directory {path.parent} (has the daemon ever run?)")
     ledger = open_ledger(
         path=config.state.path, url=config.state.url, source=config.path, exclusive=exclusive
     )
-    local = Local(config, executor=DeferredExecutor(), ledger=ledger)
-    local.prepare()
-    return local
+    try:
+        return build(
+            config,
+            clock=SystemClock(),
+            registry=CollectorRegistry(),
+            executor=DeferredExecutor(),
+            ledger=ledger,
+        )
+    except BaseException:
+        ledger.close()
+        raise
 
 
 def _status(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
@@ -120,11 +140,14 @@ def _status(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
         data = daemon.get("/api/v1/status")
         data["source"] = f"daemon at {daemon.base}"
     else:
+        from remediator.clock import SystemClock
+        from remediator.runtime.status import status
+
         local = _offline(config, exclusive=False)
         try:
-            data = local.status()
+            data = status(local.driver, SystemClock().now())
         finally:
-            local.ledger.close()
+            local.close()
         data["source"] = "ledger (the daemon is not running: health is unknown)"
     if args.json:
         print(json.dumps(data, indent=2, sort_keys=True))
@@ -178,7 +201,7 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
                 if result.get("outcome") == "acted":
                     result["note"] = "sent; the daemon verifies the recovery when it next runs"
         finally:
-            local.ledger.close()
+            local.close()
         via = "the ledger (no daemon running)"
     print(render_result(args.command, result, via))
     if args.command == "restart" and result.get("outcome") not in ("acted", "shadow"):

@@ -1,16 +1,15 @@
-"""The daemon: builds every collaborator from the config, schedules probes, serves HTTP, and
-runs until SIGTERM. The one module that knows everyone."""
+"""The daemon's lifecycle: start, stop, SIGTERM and SIGHUP, the scheduler's jobs and the
+listener; its collaborators are built by `remediator.runtime.wiring`."""
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 import signal
 import threading
 from collections.abc import Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -22,39 +21,28 @@ from prometheus_client import CollectorRegistry
 
 from remediator.clock import Clock, SystemClock
 from remediator.config.diff import describe_changes
-from remediator.config.loader import Config, ConfigError, Secrets, load_config, resolve_secrets
+from remediator.config.loader import Config, ConfigError, load_config, resolve_secrets
 from remediator.core.alerts import EPISODE_MEMORY, EPISODE_SWEEP
 from remediator.core.engine import Engine
 from remediator.core.events import Event, Tick
 from remediator.core.rules import AlertTrigger
 from remediator.core.snapshot import snapshot
-from remediator.core.state import ActionRecord
 from remediator.http.admin import routes as admin_routes
-from remediator.http.alertmanager import index_targets
 from remediator.http.intake import PATH as INTAKE_PATH
-from remediator.http.intake import AlertIntake
 from remediator.http.server import HttpServer, Routes, make_app
 from remediator.metrics import Metrics
-from remediator.ncp.client import CdssClient, Credentials
-from remediator.probe.runner import Prober, make_probe_session
 from remediator.runtime.driver import Driver
 from remediator.runtime.eventlog import event_to_json
-from remediator.runtime.executors import DeferredExecutor
-from remediator.runtime.operations import Operator
 from remediator.runtime.sdnotify import Notifier
-from remediator.store import Ledger, open_ledger
+from remediator.runtime.status import status
+from remediator.runtime.wiring import build, probe_pool_size, rebuild
+from remediator.store import Ledger
 
 log = logging.getLogger("remediator.runtime.daemon")
 
 TICK_SECONDS = 1.0
 # A signed read-only call per target this often, so that a broken action path shows early.
 READINESS_SECONDS = 60.0
-
-
-def probe_pool_size(config: Config) -> int:
-    """Threads for probes: enough for every target's worst case (timeout / interval), bounded."""
-    need = sum(t.health.timeout / t.health.interval for t in config.targets)
-    return max(2, min(64, math.ceil(need * 1.5) + 1))
 
 
 class Daemon:
@@ -73,40 +61,22 @@ class Daemon:
         record_events: Path | None = None,
         ledger: Ledger | None = None,
     ) -> None:
-        self.config = config
         self.clock = clock or SystemClock()
         self.registry = registry or CollectorRegistry()
-        self.metrics = Metrics(self.registry)
         self.notifier = notifier or Notifier(environ)
         self._environ = environ
-        self.secrets = resolve_secrets(config, environ=environ)
         self._stopping = threading.Event()
         self._ready = False
         self._episodes_swept_at = -math.inf
-        self.client = self._make_client(config, self.secrets)
-        self.prober_session = make_probe_session(probe_pool_size(config))
-        self.prober = Prober(self.prober_session, self.clock, self.secrets.by_ref)
-        self.ledger = (
-            ledger
-            if ledger is not None
-            else open_ledger(path=config.state.path, url=config.state.url, source=config.path)
-        )
-        self.engine = Engine(config.policy())
-        self.actions = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
-        self.driver = Driver(
-            engine=self.engine,
-            ledger=self.ledger,
-            client=self.client,
-            probe=self.prober.probe,
-            checks={c.target: c for c in config.health_checks()},
-            regions={t.name: config.region_of(t) for t in config.targets},
-            metrics=self.metrics,
+        self.parts = build(
+            config,
             clock=self.clock,
-            executor=self.actions,
+            registry=self.registry,
+            environ=environ,
             dry_run=dry_run,
-            failpoint=(environ if environ is not None else os.environ).get("REMEDIATOR_FAILPOINT"),
+            executor=executor,
+            ledger=ledger,
         )
-        self.driver.path_client = self._make_client(config, self.secrets, single_attempt=True)
         self.scheduler = BackgroundScheduler(
             executors={
                 "default": SchedulerPool(probe_pool_size(config)),
@@ -118,14 +88,6 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone="UTC",
         )
-        self.intake = AlertIntake(
-            token=self.secrets.webhook_token,
-            targets=self.engine.policy.targets,
-            ledger=self.ledger,
-            metrics=self.metrics,
-            clock=self.clock,
-            submit=self.driver.feed_alerts,
-        )
         self._recording: TextIO | None = None
         if record_events is not None:
             # Line-buffered: a crash loses at most the line being written.
@@ -136,12 +98,6 @@ class Daemon:
                 recording.write(event_to_json(event, now) + "\n")
 
             self.driver.recorder = record
-        self.operator = Operator(
-            self.driver,
-            self.ledger,
-            self.clock,
-            drain=self.actions.drain if isinstance(self.actions, DeferredExecutor) else None,
-        )
         self.http = HttpServer(
             make_app(
                 Routes(
@@ -150,8 +106,8 @@ class Daemon:
                     ready=lambda: self._ready,
                     status=self.status,
                     extra={
-                        ("POST", INTAKE_PATH): self.intake,
-                        **admin_routes(self.secrets.admin_token, self.operator),
+                        ("POST", INTAKE_PATH): self.parts.intake,
+                        **admin_routes(self.parts.secrets.admin_token, self.parts.operator),
                     },
                 )
             ),
@@ -159,31 +115,37 @@ class Daemon:
             config.server.port,
         )
 
-    def _make_client(
-        self, config: Config, secrets: Secrets, *, single_attempt: bool = False
-    ) -> CdssClient:
-        # Readiness checks get one try bounded by the timeout; actions and reads, retries.
-        limits: dict[str, Any] = (
-            {"deadline": config.ncp.timeout + 5.0, "max_attempts": 1, "pool_size": 1}
-            if single_attempt
-            else {"deadline": max(30.0, 3 * config.ncp.timeout)}
-        )
-        return CdssClient(
-            credentials=Credentials(secrets.access_key, secrets.secret_key),
-            clock=self.clock,
-            site=config.ncp.site,
-            region=config.ncp.region,
-            endpoint=config.ncp.endpoint,
-            metrics=self.metrics,
-            read_timeout=config.ncp.timeout,
-            **limits,
-        )
+    # The running configuration's parts (replaced as a whole by a reload).
+
+    @property
+    def config(self) -> Config:
+        """The configuration running now."""
+        return self.parts.config
+
+    @property
+    def engine(self) -> Engine:
+        """The engine deciding now."""
+        return self.parts.driver.engine
+
+    @property
+    def driver(self) -> Driver:
+        """The driver between the engine and the world."""
+        return self.parts.driver
+
+    @property
+    def ledger(self) -> Ledger:
+        """The durable ledger."""
+        return self.parts.ledger
+
+    @property
+    def metrics(self) -> Metrics:
+        """The metrics on `registry`."""
+        return self.parts.metrics
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Restore the engine from the ledger and declare every per-target metric."""
-        self._restore(self.engine, self.clock.now(), announce=True)
+        """Declare every per-target metric; decide the alerts recorded but never decided."""
         self._declare()
         self.metrics.config_last_reload_success.set(1)
         # Still firing after a day, Alertmanager will have re-sent it (repeat_interval).
@@ -232,9 +194,8 @@ class Daemon:
         # The listener first: a webhook now gets no answer (Alertmanager retries) rather
         # than a 500 from an executor that is shutting down.
         self.http.close()
-        self.actions.shutdown(wait=True, cancel_futures=True)
-        self.ledger.close()
-        self.client.close()
+        self.parts.actions.shutdown(wait=True, cancel_futures=True)
+        self.parts.close()
         if self._recording is not None:
             self._recording.close()
         log.info("stopped", extra={"event": "stop"})
@@ -290,35 +251,7 @@ class Daemon:
                     f"reload: the {section} section changed; it takes effect at the next restart",
                     extra={"event": "reload"},
                 )
-        engine = Engine(new.policy())
-        now = self.clock.now()
-        client = self.client
-        if (
-            new.ncp != old.ncp
-            or secrets.access_key != self.secrets.access_key
-            or (secrets.secret_key != self.secrets.secret_key)
-        ):
-            client = self._make_client(new, secrets)
-            path_client = self._make_client(new, secrets, single_attempt=True)
-        else:
-            path_client = self.driver.path_client
-        prober = Prober(self.prober_session, self.clock, secrets.by_ref)
-        with self.driver.lock:
-            self._restore(engine, now)
-            engine.adopt(self.engine)
-            self.engine = engine
-            self.driver.rewire(
-                engine=engine,
-                client=client,
-                path_client=path_client,
-                probe=prober.probe,
-                checks={c.target: c for c in new.health_checks()},
-                regions={t.name: new.region_of(t) for t in new.targets},
-            )
-            self.intake.targets = engine.policy.targets
-            self.intake.index = index_targets(engine.policy.targets)
-            # A replaced client is not closed: an in-flight action may still be using it.
-            self.config, self.secrets, self.prober, self.client = new, secrets, prober, client
+        self.parts = rebuild(self.parts, new, secrets, clock=self.clock)
         self._declare()
         self._schedule(replace=True)
         log.info(f"reloaded {old.path}: {describe_changes(old, new)}", extra={"event": "reload"})
@@ -333,7 +266,7 @@ class Daemon:
         )
         return False
 
-    # -- wiring --------------------------------------------------------------------------
+    # -- scheduling ----------------------------------------------------------------------
 
     def _declare(self) -> None:
         policy = self.engine.policy
@@ -341,33 +274,6 @@ class Daemon:
             [t.name for t in policy.targets],
             [(r.name, t.name) for t in policy.targets for r in policy.rules_for(t.name)],
         )
-
-    def _restore(self, engine: Engine, now: float, *, announce: bool = False) -> None:
-        """Rebuild `engine`'s memory from the ledger, with `engine`'s own rules and cooldowns."""
-        horizon = max([3600.0] + [max(r.cooldown, r.budget.per) for r in engine.policy.rules])
-        seen: set[tuple[str, str, float]] = set()
-        records: list[ActionRecord] = []
-        for rec in self.ledger.actions_since(now - horizon) + self.ledger.unfinished_actions():
-            key = (rec.rule, rec.target, rec.intent_at)
-            if key not in seen:
-                seen.add(key)
-                records.append(rec)
-        engine.restore(
-            records,
-            breakers=self.ledger.open_breakers(),
-            pauses=self.ledger.active_pauses(now),
-            decided_episodes=self.ledger.settled_episodes(now - EPISODE_MEMORY),
-            now=now,
-        )
-        for rec in records if announce else ():
-            if rec.mode == "enforce" and rec.remediation is None:
-                log.warning(
-                    f"resuming {rec.action} on {rec.target} from the ledger "
-                    f"(outcome {rec.result or 'never recorded'}): verifying, not resending",
-                    extra={"event": "restore", "rule": rec.rule, "target": rec.target},
-                )
-        for rule, target in self.ledger.open_breakers():
-            self.metrics.breaker_open.labels(rule=rule, target=target).set(1)
 
     def _schedule(self, *, replace: bool = False) -> None:
         if replace:
@@ -437,7 +343,7 @@ class Daemon:
 
     def _update_gauges(self, now: float) -> None:
         with self.driver.lock:
-            snap = snapshot(self.engine, now)
+            snap = snapshot(self.driver.engine, now)
         for t in snap["targets"]:
             self.metrics.paused.labels(target=t["name"]).set(1 if t["paused"] else 0)
             for r in t["rules"]:
@@ -456,28 +362,7 @@ class Daemon:
 
     def status(self) -> dict[str, Any]:
         """The data of `remediator status`."""
-        now = self.clock.now()
-        with self.driver.lock:
-            snap = snapshot(self.engine, now)
-        snap["recent_actions"] = [
-            {
-                "id": a.id,
-                "rule": a.record.rule,
-                "target": a.record.target,
-                "cluster_no": a.cluster_no,
-                "action": a.record.action,
-                "mode": a.record.mode,
-                "trigger": a.trigger,
-                "intent_at": a.record.intent_at,
-                "result": a.record.result,
-                "remediation": a.record.remediation,
-                "request_id": a.request_id,
-                "detail": a.detail,
-            }
-            for a in self.ledger.recent_actions(20)
-        ]
-        snap["action_path_up"] = self.registry.get_sample_value("remediator_action_path_up")
-        return snap
+        return status(self.driver, self.clock.now())
 
     def _status_line(self) -> str:
         ups = sum(1 for t in self.engine.targets.values() if t.last_ok)

@@ -2,7 +2,8 @@
 signed actions with the intent written to the ledger first, and reconciles unknown outcomes.
 
 All engine calls go through `Driver.feed`, under one lock, so the engine sees one event at a
-time; slow work (fresh probes, cloud calls) runs on the actions executor, never under the lock.
+time. The engine's requests are answered by the one `Runner`: the slow answers (fresh probes,
+cluster status reads, signed calls) run on the actions executor, never under the lock.
 Observers (the demo's narrator) hear each event fed in (`event_listeners`) and then each output
 it produced (`listeners`), outside the lock.
 """
@@ -15,6 +16,7 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
+from typing import assert_never
 
 from remediator.clock import Clock
 from remediator.config.health import HealthCheck
@@ -22,6 +24,7 @@ from remediator.core.decisions import Act, BreakerChanged, CheckFirst, Decision,
 from remediator.core.engine import Engine
 from remediator.core.events import (
     ActionOutcome,
+    ActionResult,
     AlertEvent,
     Event,
     PreflightResult,
@@ -31,6 +34,10 @@ from remediator.core.events import (
 from remediator.errors import NcpError, NcpNotFound
 from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient
+from remediator.ncp.results import ClusterStatus
+from remediator.runtime import report
+from remediator.runtime.alertqueue import AlertQueue
+from remediator.runtime.runner import Runner
 from remediator.store import Ledger
 
 log = logging.getLogger("remediator.runtime.daemon")
@@ -69,19 +76,28 @@ class Driver:
         # Crash tests only: die with SIGKILL at a named point of a remediation.
         self.failpoint = failpoint
         self.lock = threading.RLock()
+        # The ledger row of each target's remediation (a fallback is recorded on it), and of
+        # each action whose intent is recorded and whose call is on its way.
         self._action_ids: dict[str, int] = {}
+        self._intents: dict[Act, int] = {}
         self._path_ok: dict[str, bool] = {}
         self._path_turn = -1
+        # Whether the last signed read-only call succeeded (None: none made yet).
+        self.action_path_up: bool | None = None
         # Readiness checks use their own single-attempt client (see check_action_path).
         self.path_client = client
         self.listeners: list[Callable[[Output], None]] = []
         self.event_listeners: list[Callable[[Event], None]] = []
         # Sees every event in the order the engine does (for `explain` recordings).
         self.recorder: Callable[[Event, float], object] | None = None
-        # Webhook alerts waiting for the engine, and whether a drain task is under way.
-        self._alerts_lock = threading.Lock()
-        self._alert_batches: list[list[AlertEvent]] = []
-        self._alerts_draining = False
+        self._recorder_failing = False
+        # `self.feed` looked up each time: tests wrap it.
+        self._alerts = AlertQueue(
+            self.executor.submit, lambda alert: self._guarded(self.feed, alert)
+        )
+        self._runner = Runner(
+            self._step, check_first=self._check_first, act=self._send, submit=self._submit
+        )
 
     def rewire(
         self,
@@ -101,26 +117,50 @@ class Driver:
     # -- events in -----------------------------------------------------------------------
 
     def feed(self, event: Event) -> list[Output]:
-        """Hand one event to the engine and carry out what it says."""
+        """Hand one event to the engine and carry out what it says; returns its outputs."""
+        return self._runner.feed(event)
+
+    def _step(self, event: Event) -> list[Output]:
+        """One event through the engine, under the lock; what it asks for is the runner's."""
         with self.lock:
             now = self.clock.now()
             outputs = self.engine.handle(event, now)
             # A tick that changed nothing replays the same without its line (86,400 a day).
             if self.recorder is not None and (outputs or not isinstance(event, Tick)):
-                self.recorder(event, now)
+                self._record(self.recorder, event, now)
             for out in outputs:
                 self._carry_out(out)
+            if isinstance(event, ActionOutcome) and event.result == "not_available":
+                self._count_unavailable(event, outputs)
         # Suppressions are said outside the lock: an alert storm makes thousands, and their
         # log lines must not hold probes back (an acted decision is said inside, in order).
         for out in outputs:
             if isinstance(out, Decision) and out.outcome == "suppressed":
-                self._say(out)
+                report.say(out, self.metrics)
         for event_listener in self.event_listeners:
             event_listener(event)
         for out in outputs:
             for listener in self.listeners:
                 listener(out)
         return outputs
+
+    def _record(self, recorder: Callable[[Event, float], object], event: Event, now: float) -> None:
+        """Record for `explain`; a failing recording (a full disk) never fails the event."""
+        try:
+            recorder(event, now)
+        except Exception:
+            if not self._recorder_failing:
+                log.exception(
+                    "could not record an event for `remediator explain`; the recording has gaps "
+                    "from here (said once, until it works again)",
+                    extra={"event": "record"},
+                )
+            self._recorder_failing = True
+        else:
+            self._recorder_failing = False
+
+    def _submit(self, work: Callable[[], None]) -> None:
+        self.executor.submit(self._guarded, work)
 
     def probe(self, check: HealthCheck) -> ProbeResult:
         """Probe a target and count it; does not feed the engine."""
@@ -156,7 +196,7 @@ class Driver:
             assert ref is not None
             was = self._path_ok.get(region)
             try:
-                self.path_client.get_cluster_status(ref.cluster_no, region=region or None)
+                self._cluster_status(self.path_client, ref.cluster_no, region or None)
             except NcpError as exc:
                 self._path_ok[region] = False
                 if was is not False:
@@ -174,92 +214,29 @@ class Driver:
                 )
 
     def feed_alerts(self, alerts: list[AlertEvent]) -> None:
-        """Hand webhook alerts to the engine, off the request thread.
-
-        One drain task at a time feeds every batch queued, in the order they came: under a
-        burst of requests, a request only appends its batch (no thread woken per request).
-        """
-        with self._alerts_lock:
-            self._alert_batches.append(alerts)
-            if self._alerts_draining:
-                return
-            self._alerts_draining = True
-        try:
-            self.executor.submit(self._drain_alerts)
-        except BaseException:
-            with self._alerts_lock:
-                self._alerts_draining = False
-            raise
-
-    def _drain_alerts(self) -> None:
-        try:
-            while True:
-                with self._alerts_lock:
-                    batches, self._alert_batches = self._alert_batches, []
-                    if not batches:
-                        self._alerts_draining = False
-                        return
-                for batch in batches:
-                    for alert in batch:
-                        self._guarded(self.feed, alert)
-        except BaseException:
-            with self._alerts_lock:  # the next batch starts a new drain
-                self._alerts_draining = False
-            raise
+        """Hand webhook alerts to the engine, off the request thread (see `AlertQueue`)."""
+        self._alerts.put(alerts)
 
     # -- outputs -------------------------------------------------------------------------
 
     def _carry_out(self, out: Output) -> None:
-        if isinstance(out, Decision):
-            self._decision(out)
-        elif isinstance(out, CheckFirst):
-            self.executor.submit(self._guarded, self._check_first, out)
-        elif isinstance(out, Act):
-            self._act(out)
-        elif isinstance(out, Remediated):
-            self._remediated(out)
-        elif isinstance(out, BreakerChanged):
-            self._breaker(out)
+        match out:
+            case Decision():
+                report.record_decision(out, self.engine, self.ledger, self.metrics)
+            case CheckFirst():
+                pass  # answered by the runner, off the lock
+            case Act():
+                self._record_intent(out)
+            case Remediated():
+                report.record_remediation(out, self.ledger, self.metrics)
+                self._action_ids.pop(out.target, None)
+            case BreakerChanged():
+                report.record_breaker(out, self.ledger, self.metrics)
+            case _:
+                assert_never(out)
 
-    def _decision(self, d: Decision) -> None:
-        if d.outcome != "suppressed":
-            self._say(d)
-        if d.episode is not None:
-            ep = self.engine.episodes.get(d.episode)
-            if ep is not None and ep.final:
-                self.ledger.mark_episode_decided(*d.episode, at=d.at)
-        if d.outcome == "shadow":
-            ref = self.engine.policy.target(d.target)
-            self.ledger.record_intent(
-                rule=d.rule,
-                target=d.target,
-                cluster_no=ref.cluster_no if ref else "",
-                action=d.action,
-                mode="shadow",
-                trigger=d.trigger,
-                at=d.at,
-                detail=d.detail,
-            )
-
-    def _say(self, d: Decision) -> None:
-        """Count and log a decision, once."""
-        self.metrics.decisions.labels(
-            rule=d.rule, target=d.target, outcome=d.outcome, reason=d.reason
-        ).inc()
-        log.info(
-            f"decision on {d.target} by {d.rule}: {d.outcome} ({d.reason}): {d.detail}",
-            extra={
-                "event": "decision",
-                "rule": d.rule,
-                "target": d.target,
-                "outcome": d.outcome,
-                "reason": d.reason,
-                "trigger": d.trigger,
-                "action": d.action,
-            },
-        )
-
-    def _act(self, a: Act) -> None:
+    def _record_intent(self, a: Act) -> None:
+        """The intent, durably, before the runner hands the call to the executor."""
         if a.fallback_of is None:
             action_id = self.ledger.record_intent(
                 rule=a.rule,
@@ -279,43 +256,18 @@ class Driver:
                 at=a.at,
                 detail=f"{a.fallback_of} is not available; fell back to {a.action}",
             )
+        self._intents[a] = action_id
         self._fail_at("after_intent")
-        self.executor.submit(self._guarded, self._send, a, action_id)
 
-    def _remediated(self, r: Remediated) -> None:
-        self.metrics.remediations.labels(rule=r.rule, target=r.target, outcome=r.outcome).inc()
-        self.ledger.record_remediation(
-            rule=r.rule, target=r.target, outcome=r.outcome, at=r.at, detail=r.detail
-        )
-        self._action_ids.pop(r.target, None)
-        level = logging.INFO if r.outcome == "recovered" else logging.WARNING
-        log.log(
-            level,
-            f"remediation of {r.target} by {r.rule} {r.outcome}: {r.detail}",
-            extra={
-                "event": "remediation",
-                "rule": r.rule,
-                "target": r.target,
-                "action": r.action,
-                "outcome": r.outcome,
-            },
-        )
-
-    def _breaker(self, b: BreakerChanged) -> None:
-        self.metrics.breaker_open.labels(rule=b.rule, target=b.target).set(1 if b.open else 0)
-        self.ledger.record_breaker(
-            rule=b.rule, target=b.target, open=b.open, at=b.at, detail=b.detail
-        )
-        if b.open:
-            log.error(
-                f"breaker open, escalating: {b.detail}",
-                extra={"event": "breaker", "rule": b.rule, "target": b.target, "open": True},
-            )
-        else:
-            log.info(
-                f"breaker closed: {b.detail}",
-                extra={"event": "breaker", "rule": b.rule, "target": b.target, "open": False},
-            )
+    def _count_unavailable(self, outcome: ActionOutcome, outputs: list[Output]) -> None:
+        if not any(isinstance(o, Act) and o.fallback_of == outcome.action for o in outputs):
+            # Not available and nothing to fall back to: the remediation failed. With a
+            # fallback it goes on (restartCMAKService, withdrawn since 2026-09-17, on every
+            # CMAK incident): the 404 shows in remediator_ncp_requests_total, the log and the
+            # ledger, not as a failed action that would page someone each time.
+            self.metrics.actions.labels(
+                target=outcome.target, action=outcome.action, result="failure"
+            ).inc()
 
     def _fail_at(self, point: str) -> None:
         if self.failpoint == point:
@@ -330,7 +282,20 @@ class Driver:
         except Exception:  # a bug must not kill the executor thread silently
             log.exception("internal error while carrying out a decision")
 
-    def _check_first(self, c: CheckFirst) -> None:
+    def _cluster_status(
+        self, client: CdssClient, cluster_no: str, region: str | None
+    ) -> ClusterStatus:
+        """A signed read-only call; whether it worked is what `status` says of the action path."""
+        try:
+            status = client.get_cluster_status(cluster_no, region=region)
+        except NcpError:
+            self.action_path_up = False
+            raise
+        self.action_path_up = True
+        return status
+
+    def _check_first(self, c: CheckFirst) -> PreflightResult:
+        """The answer to a `CheckFirst`: a fresh probe when asked, and the cluster status."""
         fresh = None
         check = self.checks.get(c.target)
         if c.probe and check is not None:
@@ -338,7 +303,7 @@ class Driver:
         busy: bool | None = None
         detail = ""
         try:
-            status = self.client.get_cluster_status(c.cluster_no, region=self.regions.get(c.target))
+            status = self._cluster_status(self.client, c.cluster_no, self.regions.get(c.target))
         except NcpError as exc:
             detail = f"getClusterStatus failed: {exc}"
             log.warning(detail, extra={"event": "preflight", "target": c.target, "rule": c.rule})
@@ -347,37 +312,33 @@ class Driver:
             detail = f"broker {status.broker_status}, zookeeper {status.zookeeper_status}" + (
                 f", cmak {status.cmak_status}" if status.cmak_status else ""
             )
-        self.feed(
-            PreflightResult(
-                rule=c.rule,
-                target=c.target,
-                token=c.token,
-                at=self.clock.now(),
-                probe=fresh,
-                cluster_busy=busy,
-                cluster_detail=detail,
-            )
+        return PreflightResult(
+            rule=c.rule,
+            target=c.target,
+            token=c.token,
+            at=self.clock.now(),
+            probe=fresh,
+            cluster_busy=busy,
+            cluster_detail=detail,
         )
 
-    def _send(self, a: Act, action_id: int) -> None:
-        extra: dict[str, object] = {
-            "event": "action",
-            "rule": a.rule,
-            "target": a.target,
-            "action": a.action,
-        }
+    def _send(self, a: Act) -> ActionOutcome | None:
+        """The answer to an `Act`: the signed call's outcome (None in a dry run: nothing sent)."""
+        action_id = self._intents.pop(a)
         region = self.regions.get(a.target)
         if self.dry_run:
+            extra = {"event": "action", "rule": a.rule, "target": a.target, "action": a.action}
             log.info(f"dry run: would send {a.action}", extra=extra)
             self.ledger.record_outcome(
                 action_id, result="dry_run", at=self.clock.now(), request_id=None, detail=""
             )
-            return
+            return None
         self.metrics.detection_to_action.labels(action=a.action).observe(
             max(0.0, a.at - a.detected_at)
         )
         start = self.clock.monotonic()
         request_id: str | None = None
+        outcome: ActionResult
         try:
             result = self.client.action(a.action, a.cluster_no, region=region)
         except NcpNotFound as exc:
@@ -392,53 +353,28 @@ class Driver:
         self._fail_at("after_call")
         elapsed = self.clock.monotonic() - start
         self.metrics.action_duration.labels(action=a.action).observe(elapsed)
-        if outcome != "not_available":  # counted below, once the engine has said what next
+        if outcome != "not_available":  # counted once the engine has said what next
             self.metrics.actions.labels(target=a.target, action=a.action, result=outcome).inc()
         self.ledger.record_outcome(
             action_id, result=outcome, at=self.clock.now(), request_id=request_id, detail=detail
         )
-        extra |= {"result": outcome, "request_id": request_id, "cluster_no": a.cluster_no}
-        if outcome == "success":
-            log.info(
-                f"action {a.action} on {a.target} (cluster {a.cluster_no}) accepted by CDSS, "
-                f"requestId {request_id}; verifying",
-                extra=extra,
-            )
-        elif outcome == "unknown":
-            log.warning(
-                f"action {a.action} outcome unknown ({detail}); reconciling from cluster status, "
-                "not resending",
-                extra=extra,
-            )
+        report.say_outcome(a, outcome, request_id, detail)
+        if outcome == "unknown":
             self._reconcile(a)
-        elif outcome == "not_available":
-            log.warning(f"action {a.action} not available: {detail}", extra=extra)
-        else:
-            log.error(f"action {a.action} failed: {detail}", extra=extra)
-        outputs = self.feed(
-            ActionOutcome(
-                rule=a.rule,
-                target=a.target,
-                action=a.action,
-                result=outcome,  # type: ignore[arg-type]
-                at=self.clock.now(),
-                detail=detail,
-            )
+        return ActionOutcome(
+            rule=a.rule,
+            target=a.target,
+            action=a.action,
+            result=outcome,
+            at=self.clock.now(),
+            detail=detail,
         )
-        if outcome == "not_available" and not any(
-            isinstance(out, Act) and out.fallback_of == a.action for out in outputs
-        ):
-            # Not available and nothing to fall back to: the remediation failed. With a
-            # fallback it goes on (restartCMAKService, withdrawn since 2026-09-17, on every
-            # CMAK incident): the 404 shows in remediator_ncp_requests_total, the log and the
-            # ledger, not as a failed action that would page someone each time.
-            self.metrics.actions.labels(target=a.target, action=a.action, result="failure").inc()
 
     def _reconcile(self, a: Act) -> None:
         """Read the cluster's status after an unknown outcome, to say what most likely happened."""
         extra = {"event": "reconcile", "rule": a.rule, "target": a.target, "action": a.action}
         try:
-            status = self.client.get_cluster_status(a.cluster_no, region=self.regions.get(a.target))
+            status = self._cluster_status(self.client, a.cluster_no, self.regions.get(a.target))
         except NcpError as exc:
             log.warning(f"reconcile: cluster status unreadable ({exc}); verifying", extra=extra)
             return

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from remediator.clock import Clock
-from remediator.core.decisions import Decision, Output
+from remediator.core.decisions import BreakerChanged, Decision, Output
 from remediator.core.events import ManualRestart, Pause, Resume
 from remediator.core.guardrails import MANUAL
 from remediator.core.rules import ACTIONS
@@ -58,7 +58,9 @@ class Operator:
         now = self.clock.now()
         self.ledger.clear_pause(target=target, at=now)
         outputs = self.driver.feed(Resume(target, now, reset_breaker=reset_breaker))
-        closed = [f"{o.rule}/{o.target}" for o in outputs if not getattr(o, "open", True)]
+        closed = [
+            f"{o.rule}/{o.target}" for o in outputs if isinstance(o, BreakerChanged) and not o.open
+        ]
         return {"resumed": target or "*", "breakers_closed": closed}
 
     def restart(
@@ -82,7 +84,7 @@ class Operator:
         seen: list[Output] = []
 
         def listen(out: Output) -> None:
-            if out.target == target and getattr(out, "rule", None) == MANUAL:
+            if out.target == target and out.rule == MANUAL:
                 seen.append(out)
                 if isinstance(out, Decision):
                     decided.set()

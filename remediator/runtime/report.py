@@ -1,0 +1,123 @@
+"""What the driver makes of the engine's news: the counts, the log lines and the ledger records of
+decisions, verified remediations and breakers."""
+
+from __future__ import annotations
+
+import logging
+from typing import assert_never
+
+from remediator.core.decisions import Act, BreakerChanged, Decision, Remediated
+from remediator.core.engine import Engine
+from remediator.core.events import ActionResult
+from remediator.metrics import Metrics
+from remediator.store import Ledger
+
+log = logging.getLogger("remediator.runtime.daemon")
+
+
+def say(d: Decision, metrics: Metrics) -> None:
+    """Count and log a decision, once."""
+    metrics.decisions.labels(rule=d.rule, target=d.target, outcome=d.outcome, reason=d.reason).inc()
+    log.info(
+        f"decision on {d.target} by {d.rule}: {d.outcome} ({d.reason}): {d.detail}",
+        extra={
+            "event": "decision",
+            "rule": d.rule,
+            "target": d.target,
+            "outcome": d.outcome,
+            "reason": d.reason,
+            "trigger": d.trigger,
+            "action": d.action,
+        },
+    )
+
+
+def record_decision(d: Decision, engine: Engine, ledger: Ledger, metrics: Metrics) -> None:
+    """Say an acted or shadow decision (a suppression is said by the caller, outside its lock);
+    settle its alert episode; record a shadow decision as an intent that is never sent."""
+    if d.outcome != "suppressed":
+        say(d, metrics)
+    if d.episode is not None:
+        ep = engine.episodes.get(d.episode)
+        if ep is not None and ep.final:
+            ledger.mark_episode_decided(*d.episode, at=d.at)
+    if d.outcome == "shadow":
+        ref = engine.policy.target(d.target)
+        ledger.record_intent(
+            rule=d.rule,
+            target=d.target,
+            cluster_no=ref.cluster_no if ref else "",
+            action=d.action,
+            mode="shadow",
+            trigger=d.trigger,
+            at=d.at,
+            detail=d.detail,
+        )
+
+
+def say_outcome(a: Act, outcome: ActionResult, request_id: str | None, detail: str) -> None:
+    """Log what came of a signed action."""
+    extra = {
+        "event": "action",
+        "rule": a.rule,
+        "target": a.target,
+        "action": a.action,
+        "result": outcome,
+        "request_id": request_id,
+        "cluster_no": a.cluster_no,
+    }
+    match outcome:
+        case "success":
+            log.info(
+                f"action {a.action} on {a.target} (cluster {a.cluster_no}) accepted by CDSS, "
+                f"requestId {request_id}; verifying",
+                extra=extra,
+            )
+        case "unknown":
+            log.warning(
+                f"action {a.action} outcome unknown ({detail}); reconciling from cluster status, "
+                "not resending",
+                extra=extra,
+            )
+        case "not_available":
+            log.warning(f"action {a.action} not available: {detail}", extra=extra)
+        case "failure":
+            log.error(f"action {a.action} failed: {detail}", extra=extra)
+        case _:
+            assert_never(outcome)
+
+
+def record_remediation(r: Remediated, ledger: Ledger, metrics: Metrics) -> None:
+    """Count, record and log the verified end of a remediation."""
+    metrics.remediations.labels(rule=r.rule, target=r.target, outcome=r.outcome).inc()
+    ledger.record_remediation(
+        rule=r.rule, target=r.target, outcome=r.outcome, at=r.at, detail=r.detail
+    )
+    level = logging.INFO if r.outcome == "recovered" else logging.WARNING
+    log.log(
+        level,
+        f"remediation of {r.target} by {r.rule} {r.outcome}: {r.detail}",
+        extra={
+            "event": "remediation",
+            "rule": r.rule,
+            "target": r.target,
+            "action": r.action,
+            "outcome": r.outcome,
+        },
+    )
+
+
+def record_breaker(b: BreakerChanged, ledger: Ledger, metrics: Metrics) -> None:
+    """Show, record and log a breaker that opened (an escalation) or closed."""
+    metrics.breaker_open.labels(rule=b.rule, target=b.target).set(1 if b.open else 0)
+    ledger.record_breaker(rule=b.rule, target=b.target, open=b.open, at=b.at, detail=b.detail)
+    if b.open:
+        log.error(
+            f"breaker open, escalating: {b.detail}",
+            extra={"event": "breaker", "rule": b.rule, "target": b.target, "open": True},
+        )
+    else:
+        log.info(
+            f"breaker closed: {b.detail}",
+            extra={"event": "breaker", "rule": b.rule, "target": b.target, "open": False},
+        )

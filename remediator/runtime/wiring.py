@@ -1,0 +1,262 @@
+"""The one place that knows everyone: builds a config's collaborators — secrets, metrics, the
+signed clients, the prober, the ledger, the engine restored from it, the driver, the webhook
+intake and the operator commands.
+
+The daemon builds them at start (`build`) and again for a reloaded config (`rebuild`, which
+keeps the ledger, the probe session and the driver); the offline operator commands build them
+on the ledger without a daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+import requests
+from prometheus_client import CollectorRegistry
+
+from remediator.clock import Clock
+from remediator.config.health import HealthCheck
+from remediator.config.loader import Config, Secrets, resolve_secrets
+from remediator.core.alerts import EPISODE_MEMORY
+from remediator.core.engine import Engine
+from remediator.core.state import ActionRecord
+from remediator.http.alertmanager import index_targets
+from remediator.http.intake import AlertIntake
+from remediator.metrics import Metrics
+from remediator.ncp.client import CdssClient, Credentials
+from remediator.probe.runner import Prober, make_probe_session
+from remediator.runtime.driver import Driver
+from remediator.runtime.executors import DeferredExecutor
+from remediator.runtime.operations import Operator
+from remediator.store import Ledger, open_ledger
+
+log = logging.getLogger("remediator.runtime.daemon")
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A config's collaborators, as `build` wired them."""
+
+    config: Config
+    secrets: Secrets
+    metrics: Metrics
+    client: CdssClient
+    path_client: CdssClient  # readiness checks: one attempt, bounded by the timeout
+    probe_session: requests.Session
+    prober: Prober
+    ledger: Ledger
+    engine: Engine
+    actions: Executor
+    driver: Driver
+    intake: AlertIntake
+    operator: Operator
+
+    def close(self) -> None:
+        """Close the ledger, the clients and the probe session (the executor is the caller's)."""
+        self.ledger.close()
+        self.client.close()
+        self.path_client.close()
+        self.probe_session.close()
+
+
+def build(
+    config: Config,
+    *,
+    clock: Clock,
+    registry: CollectorRegistry,
+    environ: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    executor: Executor | None = None,
+    ledger: Ledger | None = None,
+) -> Parts:
+    """Every collaborator for `config`; the engine remembers what the ledger holds.
+
+    `ledger` None opens the configured one; `executor` None makes the actions' thread pool.
+    """
+    secrets = resolve_secrets(config, environ=environ)
+    metrics = Metrics(registry)
+    client = make_client(config, secrets, clock=clock, metrics=metrics)
+    path_client = make_client(config, secrets, clock=clock, metrics=metrics, single_attempt=True)
+    probe_session = make_probe_session(probe_pool_size(config))
+    prober = Prober(probe_session, clock, secrets.by_ref)
+    if ledger is None:
+        ledger = open_ledger(path=config.state.path, url=config.state.url, source=config.path)
+    engine = make_engine(config, ledger, now=clock.now(), metrics=metrics, announce=True)
+    actions = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
+    driver = Driver(
+        engine=engine,
+        ledger=ledger,
+        client=client,
+        probe=prober.probe,
+        checks=checks_of(config),
+        regions=regions_of(config),
+        metrics=metrics,
+        clock=clock,
+        executor=actions,
+        dry_run=dry_run,
+        failpoint=(environ if environ is not None else os.environ).get("REMEDIATOR_FAILPOINT"),
+    )
+    driver.path_client = path_client
+    intake = AlertIntake(
+        token=secrets.webhook_token,
+        targets=engine.policy.targets,
+        ledger=ledger,
+        metrics=metrics,
+        clock=clock,
+        submit=driver.feed_alerts,
+    )
+    operator = Operator(
+        driver,
+        ledger,
+        clock,
+        drain=actions.drain if isinstance(actions, DeferredExecutor) else None,
+    )
+    return Parts(
+        config=config,
+        secrets=secrets,
+        metrics=metrics,
+        client=client,
+        path_client=path_client,
+        probe_session=probe_session,
+        prober=prober,
+        ledger=ledger,
+        engine=engine,
+        actions=actions,
+        driver=driver,
+        intake=intake,
+        operator=operator,
+    )
+
+
+def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> Parts:
+    """The parts for a reloaded `config`, switched to under the driver's lock.
+
+    A new engine with the new rules, restored from the ledger and taking over what the old one
+    saw live; new clients only when the `ncp` section or the keys changed; the ledger, the probe
+    session, the driver, the intake and the operator commands are kept.
+    """
+    old = parts
+    client, path_client = old.client, old.path_client
+    if (
+        config.ncp != old.config.ncp
+        or secrets.access_key != old.secrets.access_key
+        or secrets.secret_key != old.secrets.secret_key
+    ):
+        # The old clients are not closed: an in-flight action may still be using them.
+        client = make_client(config, secrets, clock=clock, metrics=old.metrics)
+        path_client = make_client(
+            config, secrets, clock=clock, metrics=old.metrics, single_attempt=True
+        )
+    prober = Prober(old.probe_session, clock, secrets.by_ref)
+    driver = old.driver
+    with driver.lock:
+        engine = make_engine(config, old.ledger, now=clock.now(), metrics=old.metrics)
+        engine.adopt(driver.engine)
+        driver.rewire(
+            engine=engine,
+            client=client,
+            path_client=path_client,
+            probe=prober.probe,
+            checks=checks_of(config),
+            regions=regions_of(config),
+        )
+        old.intake.targets = engine.policy.targets
+        old.intake.index = index_targets(engine.policy.targets)
+    return replace(
+        old,
+        config=config,
+        secrets=secrets,
+        client=client,
+        path_client=path_client,
+        prober=prober,
+        engine=engine,
+    )
+
+
+def make_client(
+    config: Config,
+    secrets: Secrets,
+    *,
+    clock: Clock,
+    metrics: Metrics,
+    single_attempt: bool = False,
+) -> CdssClient:
+    """The signed CDSS client; `single_attempt` for readiness checks, else with retries."""
+    # Readiness checks get one try bounded by the timeout; actions and reads, retries.
+    limits: dict[str, Any] = (
+        {"deadline": config.ncp.timeout + 5.0, "max_attempts": 1, "pool_size": 1}
+        if single_attempt
+        else {"deadline": max(30.0, 3 * config.ncp.timeout)}
+    )
+    return CdssClient(
+        credentials=Credentials(secrets.access_key, secrets.secret_key),
+        clock=clock,
+        site=config.ncp.site,
+        region=config.ncp.region,
+        endpoint=config.ncp.endpoint,
+        metrics=metrics,
+        read_timeout=config.ncp.timeout,
+        **limits,
+    )
+
+
+def make_engine(
+    config: Config,
+    ledger: Ledger,
+    *,
+    now: float,
+    metrics: Metrics | None = None,
+    announce: bool = False,
+) -> Engine:
+    """An engine for `config` that remembers the ledger: cooldowns, budgets, breakers, pauses,
+    decided alert episodes and unfinished remediations (`announce`: log those it resumes)."""
+    engine = Engine(config.policy())
+    horizon = max([3600.0] + [max(r.cooldown, r.budget.per) for r in engine.policy.rules])
+    seen: set[tuple[str, str, float]] = set()
+    records: list[ActionRecord] = []
+    for rec in ledger.actions_since(now - horizon) + ledger.unfinished_actions():
+        key = (rec.rule, rec.target, rec.intent_at)
+        if key not in seen:
+            seen.add(key)
+            records.append(rec)
+    breakers = ledger.open_breakers()
+    engine.restore(
+        records,
+        breakers=breakers,
+        pauses=ledger.active_pauses(now),
+        decided_episodes=ledger.settled_episodes(now - EPISODE_MEMORY),
+        now=now,
+    )
+    for rec in records if announce else ():
+        if rec.mode == "enforce" and rec.remediation is None:
+            log.warning(
+                f"resuming {rec.action} on {rec.target} from the ledger "
+                f"(outcome {rec.result or 'never recorded'}): verifying, not resending",
+                extra={"event": "restore", "rule": rec.rule, "target": rec.target},
+            )
+    if metrics is not None:
+        for rule, target in breakers:
+            metrics.breaker_open.labels(rule=rule, target=target).set(1)
+    return engine
+
+
+def checks_of(config: Config) -> dict[str, HealthCheck]:
+    """Each target's manager-tool probe, by target name."""
+    return {c.target: c for c in config.health_checks()}
+
+
+def regions_of(config: Config) -> dict[str, str]:
+    """Each target's CDSS region, by target name."""
+    return {t.name: config.region_of(t) for t in config.targets}
+
+
+def probe_pool_size(config: Config) -> int:
+    """Threads for probes: enough for every target's worst case (timeout / interval), bounded."""
+    need = sum(t.health.timeout / t.health.interval for t in config.targets)
+    return max(2, min(64, math.ceil(need * 1.5) + 1))
