@@ -66,7 +66,7 @@ def engine(*rules: Rule, targets: int = 1, guardrails: Guardrails | None = None)
 
 def cluster(target: str, ok: bool, at: float, *, changing: bool = False) -> ProbeResult:
     reason = "changing" if changing else ("green" if ok else "broker orders-broker-002 red")
-    return ProbeResult(target, ok, reason, at, check="cluster", changing=changing)
+    return ProbeResult(target, ok, reason, at, check="cluster", inconclusive=changing)
 
 
 def tool(target: str, ok: bool, at: float) -> ProbeResult:

@@ -110,9 +110,9 @@ def test_a_v1_postgres_ledger_is_migrated_in_place(tmp_path: Path, postgres: obj
     ).replace(" REAL", " DOUBLE PRECISION")
     with psycopg.connect(store.url) as conn:
         conn.execute("CREATE TABLE remediator_schema (version INTEGER NOT NULL)")
-        conn.execute(ddl)  # type: ignore[arg-type]
+        conn.execute(ddl)
         conn.execute("INSERT INTO remediator_schema (version) VALUES (1)")
-        conn.execute(V1_ROW)  # type: ignore[arg-type]
+        conn.execute(V1_ROW)
     ledger = store.open()
     try:
         records = ledger.actions_since(0)

@@ -31,7 +31,7 @@ def on_preflight(state: EngineState, p: PreflightResult, now: float) -> list[Out
     if corroborate and p.probe is None:
         why = "no fresh probe to corroborate the alert"
         return suppress(state, trip, "not_corroborated", why, now)
-    if p.probe is not None and p.probe.ok and not p.probe.changing:
+    if p.probe is not None and p.probe.ok and not p.probe.inconclusive:
         reason = "not_corroborated" if trip.trigger == "alert" else "recovered"
         what = "probe" if p.probe.check == "tool" else "cluster status"
         return suppress(state, trip, reason, f"a fresh {what} was healthy", now)

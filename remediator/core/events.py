@@ -17,8 +17,9 @@ class ProbeResult:
     """One look at a target; `reason` says why it failed (or "ok").
 
     `check` says what was looked at: `tool`, the manager tool's health URL, or `cluster`, the
-    cluster's own status from CDSS. A cluster that is `changing` (an orange node) is neither
-    healthy nor failing: `changing` is set, and the engine counts it neither way.
+    cluster's own status from CDSS. A look that is neither healthy nor failing — a cluster that
+    is changing (an orange node), a status that could not be read — is `inconclusive`, and the
+    engine counts it neither way.
     """
 
     target: str
@@ -27,7 +28,7 @@ class ProbeResult:
     at: float
     duration: float = 0.0
     check: Evidence = "tool"
-    changing: bool = False
+    inconclusive: bool = False
 
 
 @dataclass(frozen=True)

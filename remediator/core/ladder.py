@@ -163,7 +163,7 @@ def next_step_look(
     trip = Trip(rule, target, flight.trigger)
     step, action = flight.step, rule.steps[flight.step]
     st = rule_state(state, trip)
-    if p.probe is not None and p.probe.ok and not p.probe.changing:
+    if p.probe is not None and p.probe.ok and not p.probe.inconclusive:
         if flight.sent_any:
             detail = f"healthy before {action} ({p.probe.reason})"
             return finish(state, target, "recovered", detail, now)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from remediator.core.decisions import BreakerChanged, Output
 from remediator.core.events import ManualRestart, Resume
 from remediator.core.guardrails import manual_guard
-from remediator.core.rules import Budget, ProbeTrigger, Rule, Verify
+from remediator.core.rules import MANUAL_FALLBACK, Budget, ProbeTrigger, Rule, Verify
 from remediator.core.state import MANUAL, EngineState, RuleState
 from remediator.core.trip import Trip, ask_first, suppress
 
@@ -34,9 +34,7 @@ def manual_rule(
         targets=(target,),
         trigger=ProbeTrigger(failures=1, of=1),
         action=action,  # type: ignore[arg-type]
-        fallback_action=(
-            "restart_all_services" if action == "restart_cmak" and allow_fallback else None
-        ),
+        fallback_action=MANUAL_FALLBACK.get(action) if allow_fallback else None,  # type: ignore[call-overload]
         cooldown=0.0 if force else max((r.cooldown for r in rules), default=900.0),
         budget=Budget(max=1_000_000, per=3600.0),
         verify=rules[0].verify if rules else Verify(),

@@ -17,7 +17,7 @@ def on_probe(state: EngineState, r: ProbeResult, now: float) -> list[Output]:
     ts = state.targets.get(r.target)
     if ts is None:
         return []
-    if not r.changing:
+    if not r.inconclusive:
         ts.saw(r.check, r.ok, r.at)
     out: list[Output] = []
     flight = ts.in_flight
@@ -26,7 +26,7 @@ def on_probe(state: EngineState, r: ProbeResult, now: float) -> list[Output]:
     for rule in state.policy.rules_for(r.target):
         st = state.rule_states[(rule.name, r.target)]
         out.extend(close_breaker_if_healthy(state, rule, r.target, now))
-        if not isinstance(rule.trigger, ProbeTrigger) or rule.evidence != r.check or r.changing:
+        if not isinstance(rule.trigger, ProbeTrigger) or rule.evidence != r.check or r.inconclusive:
             continue
         if flight is not None and flight.rule == rule.name:
             continue  # its own restart is being verified; these probes belong to that

@@ -98,6 +98,28 @@ def action_summary(action: ActionName) -> str:
     return f"{action} ({words}{f'; {remedy.caveat}' if remedy.caveat else ''})"
 
 
+# What a manual `restart_cmak` falls back to, with the operator's consent (`--allow-fallback`).
+MANUAL_FALLBACK: Mapping[ActionName, ActionName] = MappingProxyType(
+    {"restart_cmak": "restart_all_services"}
+)
+
+
+def manual_plan(action: ActionName, *, allow_fallback: bool, dry_run: bool = False) -> str:
+    """What a manual restart will send, and how far it reaches, before it is sent."""
+    verb = "would send" if dry_run else "will send"
+    text = f"{verb} {action_summary(action)}"
+    fallback = MANUAL_FALLBACK.get(action)
+    if fallback is not None:
+        if allow_fallback:
+            text += f"; if NCP refuses it (withdrawn), falls back to {action_summary(fallback)}"
+        else:
+            text += (
+                f"; if NCP refuses it (withdrawn), nothing else is sent (--allow-fallback "
+                f"would fall back to {action_summary(fallback)})"
+            )
+    return text
+
+
 @dataclass(frozen=True)
 class ProbeTrigger:
     """Trip when at least `failures` of the last `of` looks failed; `check` says which looks.

@@ -95,8 +95,8 @@ def verify_step(state: EngineState, r: ProbeResult, flight: InFlight, now: float
     rule = state.rule(flight.rule, r.target)
     assert rule is not None
     if flight.green_needed and r.check == "cluster":
-        flight.green_seen = r.ok and not r.changing
-    if r.check != rule.evidence or r.changing or r.at < flight.grace_until:
+        flight.green_seen = r.ok and not r.inconclusive
+    if r.check != rule.evidence or r.inconclusive or r.at < flight.grace_until:
         return []
     if not r.ok:
         flight.successes = 0
