@@ -34,19 +34,21 @@ class Harness:
     def __init__(self, tmp: Path, sb: Sandbox, clock: FakeClock, rules: str, **kw: str) -> None:
         self.sb, self.clock, self.tmp = sb, clock, tmp
         self.rules = rules
-        self.extra = kw  # guardrails=..., server=... YAML fragments
+        self.extra = kw  # guardrails=..., server=..., cluster_health=... YAML fragments
         self.executor = DeferredExecutor()
         self.daemon = self._build()
 
     def _build(self) -> Daemon:
         (self.tmp / "rules").mkdir(exist_ok=True)
         (self.tmp / "rules" / "r.yaml").write_text("rules:\n" + self.rules)
+        interval = self.extra.get("cluster_health")
+        cluster_health = f"    cluster_health: {{interval: {interval}}}\n" if interval else ""
         targets = "".join(
             f"""
   - name: {name}
     cluster_no: "{no}"
     health: {{kind: {kind}, url: "{self.sb.tool_url(no)}", interval: 15s, timeout: 1s}}
-"""
+{cluster_health}"""
             for name, no, kind in (
                 ("orders", ORDERS, "cmak"),
                 ("payments", PAYMENTS, "kafka_ui"),
@@ -87,6 +89,9 @@ rules: [rules/*.yaml]
     def step(self, seconds: float = 15.0) -> None:
         for check in self.daemon.config.health_checks():
             self.daemon.driver.probe_and_feed(check)
+            self.executor.drain()
+        for look in self.daemon.config.cluster_checks():
+            self.daemon.cluster_looks.look_and_feed(look)
             self.executor.drain()
         self.daemon.tick()
         self.executor.drain()

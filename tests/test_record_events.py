@@ -163,7 +163,7 @@ def test_an_operator_restart_through_the_admin_api_is_recorded_and_replays(
     assert main(["explain", "-c", str(config), "--events", str(path)]) == 0
     out = capsys.readouterr().out
     assert (
-        "manual on orders: acted (manual): restart_cmak: requested by an operator: ticket 42"
-        in (out)
+        "manual on orders: acted (manual): restart_cmak (tool): restarts CMAK only: "
+        "requested by an operator: ticket 42" in (out)
     )
     assert "1 acted" in out

@@ -450,8 +450,8 @@ def test_format_output_lines() -> None:
         "r", "orders", "1484848", "restart_all_services", "probe", T0, T0 + 45, "restart_cmak"
     )
     assert format_output(T0 + 45, act, T0) == (
-        "2026-11-27T03:00:45Z      +45s    → restart_all_services on orders (cluster 1484848),"
-        " fallback: restart_cmak is not available"
+        "2026-11-27T03:00:45Z      +45s    → restart_all_services on orders (cluster 1484848;"
+        " blast radius cluster), fallback: restart_cmak is not available"
     )
     d = Decision(
         "r", "orders", "suppressed", "cooldown", "cooldown: 615s left", T0 + 1.5, "probe", "a"
@@ -475,7 +475,7 @@ def test_main_explains_the_shipped_incident(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr()
     lines = out.out.splitlines()
     assert lines[0].startswith("2026-11-27T03:00:45Z      +45s  cmak-unhealthy on orders: acted")
-    assert lines[1].endswith("→ restart_cmak on orders (cluster 1484848)")
+    assert lines[1].endswith("→ restart_cmak on orders (cluster 1484848; blast radius tool)")
     assert "suppressed (in_progress)" in lines[2]
     assert "recovered after restart_cmak" in lines[3]
     assert "suppressed (cooldown): cooldown: 615s left of 900s" in lines[4]

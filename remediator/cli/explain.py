@@ -40,6 +40,7 @@ from remediator.core.decisions import (
     BreakerChanged,
     CheckFirst,
     Decision,
+    Escalated,
     Output,
     Remediated,
 )
@@ -150,7 +151,7 @@ def _strict(
                     asked[o.token] = (o.rule, o.target)
                 case Act():
                     sent[(o.rule, o.target, o.action)] += 1
-                case Decision() | Remediated() | BreakerChanged():
+                case Decision() | Remediated() | Escalated() | BreakerChanged():
                     pass
                 case _:
                     assert_never(o)
@@ -160,12 +161,14 @@ def _strict(
 
 @dataclass
 class _Synthesized:
-    """The world of a hand-written file: every look finds the target as its latest probe line
-    and its cluster as its latest cluster line (not busy without one); every call succeeds."""
+    """The world of a hand-written file: every look finds the target as its latest probe line of
+    that kind (tool or cluster) and its cluster as its latest cluster line (not busy without
+    one); a per-node restart finds unhealthy brokers when the latest cluster look failed; NCP's
+    pre-check answers SUCCESS; every call succeeds."""
 
     engine: Engine
     now: float = 0.0
-    latest: dict[str, ProbeResult] = field(default_factory=dict)
+    latest: dict[tuple[str, str], ProbeResult] = field(default_factory=dict)
     cluster: dict[str, ClusterStatus] = field(default_factory=dict)
 
     def step(self, event: Event) -> list[Output]:
@@ -173,14 +176,20 @@ class _Synthesized:
 
     def check_first(self, c: CheckFirst) -> PreflightResult:
         status = self.cluster.get(c.target)
+        looked = self.latest.get((c.target, "cluster"))
+        sick = looked is not None and not looked.ok and not looked.inconclusive
         return PreflightResult(
             rule=c.rule,
             target=c.target,
             token=c.token,
             at=self.now,
-            probe=self.latest.get(c.target) if c.probe else None,
+            probe=self.latest.get((c.target, c.check)) if c.probe else None,
             cluster_busy=status.busy if status else False,
             cluster_detail=status.detail if status else "",
+            nodes=(0,) if sick else (),
+            nodes_detail=f"unhealthy brokers: {looked.reason}" if sick and looked else "",
+            precheck_ok=True,
+            precheck_message="SUCCESS",
         )
 
     def act(self, a: Act) -> ActionOutcome:
@@ -202,7 +211,7 @@ def _synthesized(engine: Engine, entries: list[tuple[Entry, float]]) -> list[Out
             world.cluster[event.target] = event
             continue
         if isinstance(event, ProbeResult):
-            world.latest[event.target] = event
+            world.latest[(event.target, event.check)] = event
         out.extend(runner.feed(event))
     return out
 
@@ -227,12 +236,24 @@ def format_output(now: float, output: Output, start: float, *, verbose: bool = F
     match output:
         case Decision():
             text = f"{who}: {output.outcome} ({output.reason}): {output.detail}"
+            if output.blast_radius and output.outcome != "suppressed":
+                text += f" [blast radius {output.blast_radius}]"
         case Act():
-            text = f"  → {output.action} on {output.target} (cluster {output.cluster_no})"
+            text = (
+                f"  → {output.action} on {output.target} (cluster {output.cluster_no}; "
+                f"blast radius {output.blast_radius})"
+            )
+            if output.nodes:
+                text += f", nodes {', '.join(map(str, output.nodes))}"
             if output.fallback_of:
                 text += f", fallback: {output.fallback_of} is not available"
         case Remediated():
             text = f"{who}: {output.outcome} after {output.action}: {output.detail}"
+        case Escalated():
+            text = (
+                f"{who}: {output.action} did not recover it ({output.detail}); "
+                f"next step {output.next_action}"
+            )
         case BreakerChanged():
             text = f"{who}: breaker {'opened' if output.open else 'closed'}: {output.detail}"
         case CheckFirst():
@@ -256,6 +277,8 @@ def output_kind(output: Output) -> str:
             return "act"
         case Remediated():
             return "remediated"
+        case Escalated():
+            return "escalated"
         case BreakerChanged():
             return "breaker"
         case _:
@@ -270,6 +293,8 @@ def output_to_json(now: float, output: Output, start: float) -> str:
         "type": output_kind(output),
     }
     body.update((f.name, getattr(output, f.name)) for f in fields(output))
+    if isinstance(output, Decision | Act):
+        body["blast_radius"] = output.blast_radius
     return json.dumps(body)
 
 

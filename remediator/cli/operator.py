@@ -176,8 +176,10 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
             "force": args.force,
             "reset_breaker": args.reset_breaker,
             "dry_run": args.dry_run,
+            "allow_fallback": args.allow_fallback,
         }
         path = "/api/v1/restart"
+        print(_plan(args, config))
     if daemon.running():
         result = daemon.post(path, body)
         via = "the running daemon"
@@ -197,6 +199,7 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
                     force=body["force"],
                     reset_breaker=body["reset_breaker"],
                     dry_run=body["dry_run"],
+                    allow_fallback=body["allow_fallback"],
                 )
                 if result.get("outcome") == "acted":
                     result["note"] = "sent; the daemon verifies the recovery when it next runs"
@@ -207,6 +210,20 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
     if args.command == "restart" and result.get("outcome") not in ("acted", "shadow"):
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def _plan(args: argparse.Namespace, config: Config) -> str:
+    """Before a manual restart: the action that will really be sent, and its blast radius."""
+    from remediator.core.rules import manual_plan
+
+    action = args.action
+    if action is None:
+        rules = config.policy().rules_for(args.target)
+        if not rules:
+            return f"restart {args.target}: no rule applies; name the action with --action"
+        action = rules[0].action
+    plan = manual_plan(action, allow_fallback=args.allow_fallback, dry_run=args.dry_run)
+    return f"restart {args.target}: {plan}"
 
 
 def render_result(command: str, r: dict[str, Any], via: str) -> str:
@@ -314,10 +331,27 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("--reason", required=True, help="why (recorded and logged)")
     p.add_argument(
         "--action",
-        choices=["restart_cmak", "restart_all_services", "restart_kafka"],
-        help="default: the action of the first rule for the target, else restart_all_services",
+        choices=[
+            "restart_cmak",
+            "restart_kafka_node",
+            "rolling_restart",
+            "restart_kafka",
+            "restart_all_services",
+        ],
+        help="default: the first step of the first rule for the target (a target with no rule "
+        "needs one named). Narrowest first: restart_cmak (tool), restart_kafka_node (node: only "
+        "the brokers that are not green), rolling_restart (rolling: one broker at a time), "
+        "restart_kafka and restart_all_services (cluster: every broker at once)",
     )
-    p.add_argument("--dry-run", action="store_true", help="decide and record, send nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help="decide and record, and say what would be sent"
+    )
+    p.add_argument(
+        "--allow-fallback",
+        action="store_true",
+        help="let a withdrawn restart_cmak fall back to restart_all_services (blast radius "
+        "cluster: every broker and ZooKeeper restart at once); without it nothing wider is sent",
+    )
     p.add_argument("--force", action="store_true", help="skip the cooldown (only the cooldown)")
     p.add_argument(
         "--reset-breaker", action="store_true", help="close the target's open breakers first"

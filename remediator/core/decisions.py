@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from remediator.core.rules import Evidence, blast_radius_of
+
 Outcome = Literal["acted", "suppressed", "shadow"]
 TriggerKind = Literal["probe", "alert", "manual"]
 RemediationOutcome = Literal["recovered", "not_recovered"]
@@ -22,6 +24,9 @@ SUPPRESSION_REASONS = (
     "fleet_limit",
     "mass_failure",
     "in_progress",
+    # SPEC section 9: a ladder step that could not be taken.
+    "no_unhealthy_node",
+    "precheck_failed",
 )
 
 
@@ -39,12 +44,20 @@ class Decision:
     action: str
     episode: tuple[str, str] | None = None  # the alert episode, for alert triggers
 
+    @property
+    def blast_radius(self) -> str:
+        """How far the decided action reaches (`tool` < `node` < `rolling` < `cluster`)."""
+        return blast_radius_of(self.action) or ""
+
 
 @dataclass(frozen=True)
 class CheckFirst:
-    """Before acting: probe the target afresh (when `probe`) and read its cluster status.
+    """Before acting: look at the target afresh (when `probe`) and read its cluster status.
 
-    The driver answers with a `PreflightResult` carrying the same `token`.
+    `check` says which look (`tool`: the manager-tool probe; `cluster`: the cluster status
+    itself); `action` is the step about to be taken, for which the driver also gathers what
+    it needs (the unhealthy broker nodes for `restart_kafka_node`, NCP's pre-check for
+    `rolling_restart`). The driver answers with a `PreflightResult` carrying the same `token`.
     """
 
     rule: str
@@ -54,6 +67,9 @@ class CheckFirst:
     probe: bool
     trigger: TriggerKind
     at: float
+    action: str = ""
+    check: Evidence = "tool"
+    step: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,13 @@ class Act:
     detected_at: float
     at: float
     fallback_of: str | None = None
+    nodes: tuple[int, ...] = ()  # restart_kafka_node: the computeInstanceNos to restart
+    step: int = 0  # the ladder step this action is
+
+    @property
+    def blast_radius(self) -> str:
+        """How far the action reaches (`tool` < `node` < `rolling` < `cluster`)."""
+        return blast_radius_of(self.action) or ""
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,18 @@ class Remediated:
 
 
 @dataclass(frozen=True)
+class Escalated:
+    """A ladder step ended without recovering the target; the next step is looked at next."""
+
+    rule: str
+    target: str
+    action: str
+    next_action: str
+    detail: str
+    at: float
+
+
+@dataclass(frozen=True)
 class BreakerChanged:
     """A (rule, target) breaker opened (restarts are not helping: escalate) or closed."""
 
@@ -93,4 +128,4 @@ class BreakerChanged:
     at: float
 
 
-Output = Decision | CheckFirst | Act | Remediated | BreakerChanged
+Output = Decision | CheckFirst | Act | Remediated | Escalated | BreakerChanged

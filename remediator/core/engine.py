@@ -6,6 +6,9 @@ The flow for one incident:
         ─> fresh probe, cluster status, local guards again ─> Decision + Act
         ─> ActionOutcome ─> verifying ─> ProbeResults / Tick ─> Remediated (─> BreakerChanged)
 
+A rule's ladder (`actions: [...]`) goes on from a step that ended `not_recovered` or could not
+be taken to the next (`Escalated`, a fresh look, the guards again) as one remediation.
+
 Every trip ends in a `Decision`; a suppression with the same reason is not repeated while the
 trip lasts, so logs and counters see it once. The engine holds the state and dispatches; each
 concern (probes, alerts, acting, verification, manual, restore) is a module of functions that
@@ -32,6 +35,7 @@ from remediator.core.events import (
     Resume,
     Tick,
 )
+from remediator.core.ladder import ask_due_looks
 from remediator.core.manual import on_manual, on_resume
 from remediator.core.probes import on_probe
 from remediator.core.rules import Policy
@@ -139,4 +143,6 @@ class Engine:
                 pass
             case _:
                 assert_never(event)
+        if state.looks_due:
+            out += ask_due_looks(state, now)
         return out

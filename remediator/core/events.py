@@ -6,19 +6,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from remediator.core.rules import Evidence
+
 AlertStatus = Literal["firing", "resolved"]
 ActionResult = Literal["success", "failure", "unknown", "not_available"]
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """One health probe of a target's manager tool; `reason` says why it failed (or "ok")."""
+    """One look at a target; `reason` says why it failed (or "ok").
+
+    `check` says what was looked at: `tool`, the manager tool's health URL, or `cluster`, the
+    cluster's own status from CDSS. A look that is neither healthy nor failing — a cluster that
+    is changing (an orange node), a status that could not be read — is `inconclusive`, and the
+    engine counts it neither way.
+    """
 
     target: str
     ok: bool
     reason: str
     at: float
     duration: float = 0.0
+    check: Evidence = "tool"
+    inconclusive: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,13 @@ class PreflightResult:
     probe: ProbeResult | None = None
     cluster_busy: bool | None = None
     cluster_detail: str = ""
+    # restart_kafka_node: the computeInstanceNos of the brokers that are not green (None: not
+    # looked up), and in words what the join of status and node list found.
+    nodes: tuple[int, ...] | None = None
+    nodes_detail: str = ""
+    # rolling_restart: whether NCP's pre-check answered SUCCESS (None: not asked), and its words.
+    precheck_ok: bool | None = None
+    precheck_message: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,7 @@ class ManualRestart:
     force: bool = False  # skip the cooldown
     reset_breaker: bool = False  # close the target's breakers first
     dry_run: bool = False  # decide and record, never send
+    allow_fallback: bool = False  # may fall back to a wider blast radius than `action`
 
 
 Event = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from remediator.core.rules import Rule
+from remediator.core.rules import Evidence, Rule
 from remediator.core.state import MANUAL, EngineState, RuleState
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "Blocked",
     "cooldown_remaining",
     "fleet_guard",
+    "ladder_guard",
     "local_guard",
     "manual_guard",
     "passed_summary",
@@ -35,9 +36,39 @@ def local_guard(state: EngineState, rule: Rule, target: str, now: float) -> Bloc
     used = st.actions_within(now, rule.budget.per)
     if used >= rule.budget.max:
         return "budget", f"budget spent: {used} of {rule.budget.max} per {rule.budget.per:g}s"
-    if st.breaker_open:
-        return "breaker", "breaker open: restarts did not help; a human must look"
-    return fleet_guard(state, now)
+    held = breaker_holding(state, target)
+    if held is not None:
+        return "breaker", held
+    return fleet_guard(state, now, rule.evidence)
+
+
+def ladder_guard(state: EngineState, rule: Rule, target: str, now: float) -> Blocked | None:
+    """The guards re-checked before a ladder's next step: those of `local_guard` but the
+    remediation's own (it is in progress, and its cooldown began with its first step)."""
+    paused, why = state.paused(target, now)
+    if paused:
+        return "paused", f"paused: {why}"
+    used = state.rule_states[(rule.name, target)].actions_within(now, rule.budget.per)
+    if used >= rule.budget.max:
+        return "budget", f"budget spent: {used} of {rule.budget.max} per {rule.budget.per:g}s"
+    held = breaker_holding(state, target)
+    if held is not None:
+        return "breaker", held
+    return fleet_guard(state, now, rule.evidence, exclude=target)
+
+
+def breaker_holding(state: EngineState, target: str) -> str | None:
+    """Why `target` is held by an open breaker (any rule's: the breaker is per target), or None.
+
+    One unrecovered incident seen by two rules must not give two restarts.
+    """
+    for other in state.policy.rules_for(target):
+        if state.rule_states[(other.name, target)].breaker_open:
+            return (
+                f"breaker of {other.name} open on {target}: restarts did not help; "
+                "a human must look"
+            )
+    return None
 
 
 def manual_guard(state: EngineState, rule: Rule, target: str, now: float) -> Blocked | None:
@@ -63,10 +94,18 @@ def manual_guard(state: EngineState, rule: Rule, target: str, now: float) -> Blo
     return fleet_guard(state, now)
 
 
-def fleet_guard(state: EngineState, now: float) -> Blocked | None:
-    """Fleet-wide limits: concurrent actions, actions per hour, and mass failure."""
+def fleet_guard(
+    state: EngineState, now: float, evidence: Evidence = "tool", *, exclude: str | None = None
+) -> Blocked | None:
+    """Fleet-wide limits: concurrent actions, actions per hour, and mass failure.
+
+    Mass failure counts the targets unhealthy by `evidence` (the rule's kind of look);
+    `exclude` is a target whose own remediation is in flight (a ladder's next step).
+    """
     g = state.policy.guardrails
-    busy = sum(1 for ts in state.targets.values() if ts.in_flight is not None)
+    busy = sum(
+        1 for name, ts in state.targets.items() if ts.in_flight is not None and name != exclude
+    )
     if busy >= g.max_concurrent_actions:
         return (
             "fleet_limit",
@@ -79,9 +118,13 @@ def fleet_guard(state: EngineState, now: float) -> Blocked | None:
             f"{hour} actions in the last hour (max_actions_per_hour {g.max_actions_per_hour})",
         )
     total = len(state.targets)
-    down = sum(1 for ts in state.targets.values() if ts.last_ok is False)
+    down = sum(1 for ts in state.targets.values() if ts.ok(evidence) is False)
     if total and down >= g.mass_failure_min_unhealthy and down / total >= g.mass_failure_fraction:
-        return "mass_failure", f"{down} of {total} targets unhealthy: likely an upstream problem"
+        what = "cluster status" if evidence == "cluster" else "manager-tool probes"
+        return (
+            "mass_failure",
+            f"{down} of {total} targets unhealthy by {what}: likely an upstream problem",
+        )
     return None
 
 
@@ -99,7 +142,7 @@ def passed_summary(state: EngineState, rule: Rule, target: str, now: float) -> s
     since = "never acted" if last is None else f"last action {now - last:.0f}s ago"
     busy = sum(1 for ts in state.targets.values() if ts.in_flight is not None)
     hour = sum(1 for t in state.fleet_action_times if now - t < FLEET_WINDOW)
-    down = sum(1 for ts in state.targets.values() if ts.last_ok is False)
+    down = sum(1 for ts in state.targets.values() if ts.ok(rule.evidence) is False)
     return (
         f"not in progress; not paused; cooldown {rule.cooldown:g}s clear ({since}); "
         f"budget {st.actions_within(now, rule.budget.per)}/{rule.budget.max}; breaker closed; "

@@ -9,26 +9,37 @@ from __future__ import annotations
 from remediator.core.decisions import BreakerChanged, Output
 from remediator.core.events import ManualRestart, Resume
 from remediator.core.guardrails import manual_guard
-from remediator.core.rules import Budget, ProbeTrigger, Rule, Verify
+from remediator.core.rules import MANUAL_FALLBACK, Budget, ProbeTrigger, Rule, Verify
 from remediator.core.state import MANUAL, EngineState, RuleState
 from remediator.core.trip import Trip, ask_first, suppress
 
 
 def manual_rule(
-    state: EngineState, target: str, action: str, *, force: bool, dry_run: bool
+    state: EngineState,
+    target: str,
+    action: str,
+    *,
+    force: bool,
+    dry_run: bool,
+    allow_fallback: bool = True,
 ) -> Rule:
-    """Make (or remake) `target`'s synthetic rule for an operator's restart with `action`."""
+    """Make (or remake) `target`'s synthetic rule for an operator's restart with `action`.
+
+    A withdrawn `restart_cmak` falls back to `restart_all_services` only with `allow_fallback`:
+    the operator asked for a manager-tool restart and must agree to a cluster-wide one.
+    """
     rules = state.policy.rules_for(target)
     rule = Rule(
         name=MANUAL,
         targets=(target,),
         trigger=ProbeTrigger(failures=1, of=1),
         action=action,  # type: ignore[arg-type]
-        fallback_action="restart_all_services" if action == "restart_cmak" else None,
+        fallback_action=MANUAL_FALLBACK.get(action) if allow_fallback else None,  # type: ignore[call-overload]
         cooldown=0.0 if force else max((r.cooldown for r in rules), default=900.0),
         budget=Budget(max=1_000_000, per=3600.0),
         verify=rules[0].verify if rules else Verify(),
         mode="shadow" if dry_run else "enforce",
+        max_blast_radius="cluster",  # the operator chose the action (and the fallback)
     )
     state.manual_rules[target] = rule
     state.rule_states.setdefault((MANUAL, target), RuleState())
@@ -40,7 +51,14 @@ def on_manual(state: EngineState, m: ManualRestart, now: float) -> list[Output]:
     if m.target not in state.targets:
         return []
     out = reset_breakers(state, m.target, now) if m.reset_breaker else []
-    rule = manual_rule(state, m.target, m.action, force=m.force, dry_run=m.dry_run)
+    rule = manual_rule(
+        state,
+        m.target,
+        m.action,
+        force=m.force,
+        dry_run=m.dry_run,
+        allow_fallback=m.allow_fallback,
+    )
     trip = Trip(rule, m.target, "manual")
     st = state.rule_states[trip.key]
     st.reset_trip()

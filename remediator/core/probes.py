@@ -1,4 +1,4 @@
-"""Probe results: a target's health, the probe rules' windows and trips, verification steps."""
+"""Looks at targets (tool probes, cluster status): health, the rules' windows, verification."""
 
 from __future__ import annotations
 
@@ -17,11 +17,8 @@ def on_probe(state: EngineState, r: ProbeResult, now: float) -> list[Output]:
     ts = state.targets.get(r.target)
     if ts is None:
         return []
-    if r.ok and ts.last_ok is not True:
-        ts.healthy_since = r.at
-    elif not r.ok:
-        ts.healthy_since = None
-    ts.last_ok = r.ok
+    if not r.inconclusive:
+        ts.saw(r.check, r.ok, r.at)
     out: list[Output] = []
     flight = ts.in_flight
     if flight is not None and flight.phase == "verifying":
@@ -29,7 +26,7 @@ def on_probe(state: EngineState, r: ProbeResult, now: float) -> list[Output]:
     for rule in state.policy.rules_for(r.target):
         st = state.rule_states[(rule.name, r.target)]
         out.extend(close_breaker_if_healthy(state, rule, r.target, now))
-        if not isinstance(rule.trigger, ProbeTrigger):
+        if not isinstance(rule.trigger, ProbeTrigger) or rule.evidence != r.check or r.inconclusive:
             continue
         if flight is not None and flight.rule == rule.name:
             continue  # its own restart is being verified; these probes belong to that

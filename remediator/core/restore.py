@@ -31,35 +31,30 @@ def restore(
     unknown outcome: it spends cooldown and budget and is verified, never resent.
     """
     latest: dict[str, ActionRecord] = {}
+    previous: dict[tuple[str, str], ActionRecord] = {}
+    started: dict[str, float] = {}
     for rec in sorted(actions, key=lambda a: a.intent_at):
-        st = state.rule_states.get((rec.rule, rec.target))
+        key = (rec.rule, rec.target)
+        # A step that follows an escalated one is the same remediation: it spends budget,
+        # not a new cooldown.
+        before = previous.get(key)
+        first = before is None or before.remediation != "escalated"
+        previous[key] = rec
+        st = state.rule_states.get(key)
         if st is not None:
             st.action_times.append(rec.intent_at)
-            if rec.remediation:
+            if first:
+                st.started_times.append(rec.intent_at)
+            if rec.remediation and rec.remediation != "escalated":
                 st.last_outcome = rec.remediation
         if rec.mode == "enforce":
             state.fleet_action_times.append(rec.intent_at)
             state.last_action_at[rec.target] = rec.intent_at
             latest[rec.target] = rec
+            if first:
+                started[rec.target] = rec.intent_at
     for target, rec in latest.items():
-        rule = state.rule(rec.rule, target)
-        if rule is None and rec.rule == MANUAL and target in state.targets:
-            rule = manual_rule(state, target, rec.action, force=False, dry_run=False)
-        ts = state.targets.get(target)
-        if rule is None or ts is None or rec.remediation is not None:
-            continue
-        if rec.result in ("failure", "not_available"):
-            continue
-        started = rec.outcome_at if rec.result is not None and rec.outcome_at else now
-        ts.in_flight = InFlight(
-            rule=rec.rule,
-            action=rec.action,
-            phase="verifying",
-            decided_at=rec.intent_at,
-            grace_until=started + rule.verify.grace,
-            deadline=started + rule.verify.timeout,
-        )
-        state.wake(started + rule.verify.timeout)
+        _resume(state, rec, started.get(target, rec.intent_at), now)
     for rule_name, target in breakers:
         st = state.rule_states.get((rule_name, target))
         if st is not None:
@@ -70,6 +65,48 @@ def restore(
         state.episodes[(fingerprint, starts_at)] = EpisodeState(
             target=target, final=True, last_seen=last_seen
         )
+
+
+def _resume(state: EngineState, rec: ActionRecord, started: float, now: float) -> None:
+    """Put the latest action on a target back in flight when its remediation did not end:
+    verifying (never resent), or waiting for the look before the ladder's next step."""
+    target = rec.target
+    rule = state.rule(rec.rule, target)
+    if rule is None and rec.rule == MANUAL and target in state.targets:
+        rule = manual_rule(state, target, rec.action, force=False, dry_run=False)
+    ts = state.targets.get(target)
+    if rule is None or ts is None or (rec.rule, target) not in state.rule_states:
+        return
+    if rec.remediation == "escalated":
+        if rec.step + 1 < len(rule.steps):  # the ladder goes on where it was
+            flight = ts.in_flight = InFlight(
+                rule=rec.rule,
+                action=rule.steps[rec.step + 1],
+                phase="escalating",
+                decided_at=rec.intent_at,
+                step=rec.step + 1,
+                started_at=started,
+                deadline=now + rule.verify.timeout,
+                look_again_at=now,
+            )
+            state.looks_due[target] = flight.look_again_at
+            state.wake(now)
+        return
+    if rec.remediation is not None or rec.result in ("failure", "not_available"):
+        return
+    begun = rec.outcome_at if rec.result is not None and rec.outcome_at else now
+    ts.in_flight = InFlight(
+        rule=rec.rule,
+        action=rec.action,
+        phase="verifying",
+        decided_at=rec.intent_at,
+        grace_until=begun + rule.verify.grace,
+        deadline=begun + rule.verify.timeout,
+        step=rec.step,
+        started_at=started,
+        green_needed=rec.action == "rolling_restart",
+    )
+    state.wake(begun + rule.verify.timeout)
 
 
 def adopt(state: EngineState, old: EngineState) -> None:
@@ -87,9 +124,12 @@ def adopt(state: EngineState, old: EngineState) -> None:
         if before is None:
             continue
         ts.last_ok, ts.healthy_since = before.last_ok, before.healthy_since
+        ts.cluster_ok, ts.cluster_healthy_since = before.cluster_ok, before.cluster_healthy_since
         flight = before.in_flight
         if flight is not None and flight.rule in state.rules:
             ts.in_flight = flight
+            if name in old.looks_due:
+                state.looks_due[name] = old.looks_due[name]
     for key, st in state.rule_states.items():
         prev = old.rule_states.get(key)
         # `manual` is no configured rule: restore() made its state for a restart in flight.

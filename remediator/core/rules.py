@@ -83,11 +83,41 @@ def action_effect(action: ActionName) -> str:
     return remedy.effect + (f" ({remedy.caveat})" if remedy.caveat else "")
 
 
+def blast_radius_of(action: str) -> BlastRadius | None:
+    """The blast radius of an action by name (None for a name that is no action)."""
+    for name, radius in BLAST_RADIUS.items():
+        if name == action:
+            return radius
+    return None
+
+
 def action_summary(action: ActionName) -> str:
     """`action` with its blast radius and impact, e.g. `restart_cmak (tool; withdrawn by NCP)`."""
     remedy = REMEDIES[action]
     words = remedy.blast_radius + (f": {remedy.impact}" if remedy.impact else "")
     return f"{action} ({words}{f'; {remedy.caveat}' if remedy.caveat else ''})"
+
+
+# What a manual `restart_cmak` falls back to, with the operator's consent (`--allow-fallback`).
+MANUAL_FALLBACK: Mapping[ActionName, ActionName] = MappingProxyType(
+    {"restart_cmak": "restart_all_services"}
+)
+
+
+def manual_plan(action: ActionName, *, allow_fallback: bool, dry_run: bool = False) -> str:
+    """What a manual restart will send, and how far it reaches, before it is sent."""
+    verb = "would send" if dry_run else "will send"
+    text = f"{verb} {action_summary(action)}"
+    fallback = MANUAL_FALLBACK.get(action)
+    if fallback is not None:
+        if allow_fallback:
+            text += f"; if NCP refuses it (withdrawn), falls back to {action_summary(fallback)}"
+        else:
+            text += (
+                f"; if NCP refuses it (withdrawn), nothing else is sent (--allow-fallback "
+                f"would fall back to {action_summary(fallback)})"
+            )
+    return text
 
 
 @dataclass(frozen=True)
@@ -162,6 +192,14 @@ class Rule:
         """Every action the rule may send, in order: its steps, then its fallback."""
         fallback = () if self.fallback_action is None else (self.fallback_action,)
         return (*self.steps, *fallback)
+
+    @property
+    def evidence(self) -> Evidence:
+        """What the rule looks at: its probe trigger's `check`; the manager tool for alerts.
+
+        The fresh look before acting, verification and the mass-failure count use the same.
+        """
+        return self.trigger.check if isinstance(self.trigger, ProbeTrigger) else "tool"
 
     @property
     def worst_case(self) -> BlastRadius:

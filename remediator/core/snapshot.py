@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from remediator.core.guardrails import FLEET_WINDOW, cooldown_remaining
-from remediator.core.rules import Policy
+from remediator.core.rules import Policy, blast_radius_of
 from remediator.core.state import RuleState, TargetState
 
 
@@ -53,6 +53,10 @@ def snapshot(state: StateView, now: float) -> dict[str, Any]:
                     "rule": rule.name,
                     "mode": rule.mode,
                     "action": rule.action,
+                    "steps": list(rule.steps),
+                    "fallback_action": rule.fallback_action,
+                    "worst_blast_radius": rule.worst_case,
+                    "max_blast_radius": rule.max_blast_radius,
                     "phase": phase,
                     "last_suppression": st.last_reason,
                     "cooldown_remaining_seconds": round(cooldown_remaining(rule, st, now), 1),
@@ -68,11 +72,18 @@ def snapshot(state: StateView, now: float) -> dict[str, Any]:
                 "name": ref.name,
                 "cluster_no": ref.cluster_no,
                 "up": ts.last_ok,
+                "cluster_up": ts.cluster_ok,
                 "paused": paused,
                 "pause_reason": why,
                 "in_flight": None
                 if flight is None
-                else {"rule": flight.rule, "action": flight.action, "phase": flight.phase},
+                else {
+                    "rule": flight.rule,
+                    "action": flight.action,
+                    "blast_radius": blast_radius_of(flight.action),
+                    "step": flight.step,
+                    "phase": flight.phase,
+                },
                 "rules": rules,
             }
         )

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from remediator.core.decisions import TriggerKind
-from remediator.core.rules import Policy, Rule
+from remediator.core.rules import Evidence, Policy, Rule
 
-Phase = Literal["acting", "verifying"]
+# `escalating`: a ladder step ended without recovery; the next step waits for its look.
+Phase = Literal["acting", "verifying", "escalating"]
 MANUAL = "manual"  # the rule name of operator-requested restarts
 
 
@@ -24,15 +25,17 @@ class RuleState:
     pending_token: int | None = None
     pending_trigger: TriggerKind = "probe"
     pending_episode: tuple[str, str] | None = None
+    pending_step: int = 0  # the ladder step the look asked for is for
     last_reason: str | None = None
-    action_times: list[float] = field(default_factory=list)
+    action_times: list[float] = field(default_factory=list)  # every step sent: the budget
+    started_times: list[float] = field(default_factory=list)  # each remediation: the cooldown
     breaker_open: bool = False
     healthy_since: float | None = None
     last_outcome: str | None = None
 
     def last_action_at(self) -> float | None:
-        """When this rule last acted on this target, if ever."""
-        return self.action_times[-1] if self.action_times else None
+        """When this rule's last remediation of this target began (its cooldown's start)."""
+        return self.started_times[-1] if self.started_times else None
 
     def actions_within(self, now: float, window: float) -> int:
         """How many of its actions fall in the `window` seconds before `now`."""
@@ -45,6 +48,7 @@ class RuleState:
         self.tripped = False
         self.pending_token = None
         self.pending_episode = None
+        self.pending_step = 0
         self.last_reason = None
 
 
@@ -61,17 +65,46 @@ class InFlight:
     successes: int = 0
     fallback_used: bool = False
     trigger: TriggerKind = "probe"
+    step: int = 0  # the rule's ladder step being taken
+    started_at: float = 0.0  # when the remediation's first step was decided
+    sent_any: bool = True  # whether a step of this remediation was sent (False: none taken yet)
+    green_needed: bool = False  # a rolling restart: recovered only once every broker is green
+    green_seen: bool = False
+    look_again_at: float = 0.0  # escalating: when to look again after a guard held the step
 
 
 @dataclass
 class TargetState:
-    """What the engine knows about one target."""
+    """What the engine knows about one target: its manager tool's health (`last_ok`,
+    `healthy_since`) and its cluster's (`cluster_ok`, `cluster_healthy_since`)."""
 
     last_ok: bool | None = None
     healthy_since: float | None = None
     in_flight: InFlight | None = None
     paused_until: float | None = None
     pause_reason: str = ""
+    cluster_ok: bool | None = None
+    cluster_healthy_since: float | None = None
+
+    def ok(self, check: Evidence) -> bool | None:
+        """The last look of kind `check` was healthy (None: none yet)."""
+        return self.cluster_ok if check == "cluster" else self.last_ok
+
+    def healthy_since_of(self, check: Evidence) -> float | None:
+        """Since when the looks of kind `check` have been healthy (None: they are not)."""
+        return self.cluster_healthy_since if check == "cluster" else self.healthy_since
+
+    def saw(self, check: Evidence, ok: bool, at: float) -> None:
+        """Record one look of kind `check`."""
+        since = self.healthy_since_of(check)
+        if ok and self.ok(check) is not True:
+            since = at
+        elif not ok:
+            since = None
+        if check == "cluster":
+            self.cluster_ok, self.cluster_healthy_since = ok, since
+        else:
+            self.last_ok, self.healthy_since = ok, since
 
 
 @dataclass
@@ -97,7 +130,8 @@ class ActionRecord:
     intent_at: float
     result: str | None = None
     outcome_at: float | None = None
-    remediation: str | None = None
+    remediation: str | None = None  # recovered, not_recovered, or escalated (a ladder went on)
+    step: int = 0  # the rule's ladder step
 
 
 @dataclass(frozen=True)
@@ -129,6 +163,8 @@ class EngineState:
     manual_rules: dict[str, Rule] = field(default_factory=dict)
     manual_reasons: dict[str, str] = field(default_factory=dict)
     wake_at: float = -math.inf  # when `verification.expire` next has something to do
+    # Targets whose ladder waits for the look before its next step, and from when.
+    looks_due: dict[str, float] = field(default_factory=dict)
     next_token: int = 1
 
     def __post_init__(self) -> None:

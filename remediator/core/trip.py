@@ -37,8 +37,11 @@ def rule_state(state: EngineState, trip: Trip) -> RuleState:
     return state.rule_states[trip.key]
 
 
-def decide(trip: Trip, outcome: Outcome, reason: str, detail: str, now: float) -> Decision:
-    """The decision that ends (or holds back) `trip`, with its reason."""
+def decide(
+    trip: Trip, outcome: Outcome, reason: str, detail: str, now: float, action: str | None = None
+) -> Decision:
+    """The decision that ends (or holds back) `trip`, with its reason; `action` is the step
+    decided on (default: the rule's first)."""
     return Decision(
         rule=trip.rule.name,
         target=trip.target,
@@ -47,7 +50,7 @@ def decide(trip: Trip, outcome: Outcome, reason: str, detail: str, now: float) -
         detail=detail,
         at=now,
         trigger=trip.trigger,
-        action=trip.rule.action,
+        action=action or trip.rule.action,
         episode=trip.episode,
     )
 
@@ -80,11 +83,12 @@ def evaluate(state: EngineState, trip: Trip, now: float) -> list[Output]:
     return [ask_first(state, trip, now)]
 
 
-def ask_first(state: EngineState, trip: Trip, now: float) -> CheckFirst:
-    """Remember that `trip` waits for a look before acting, and ask for it."""
+def ask_first(state: EngineState, trip: Trip, now: float, step: int = 0) -> CheckFirst:
+    """Remember that `trip` waits for a look before its ladder's `step`, and ask for it."""
     st = rule_state(state, trip)
     st.pending_token = state.take_token()
     st.pending_trigger = trip.trigger
+    st.pending_step = step
     rule = trip.rule
     corroborate = isinstance(rule.trigger, AlertTrigger) and rule.trigger.corroborate
     return CheckFirst(
@@ -92,7 +96,10 @@ def ask_first(state: EngineState, trip: Trip, now: float) -> CheckFirst:
         target=trip.target,
         cluster_no=state.cluster_no(trip.target),
         token=st.pending_token,
-        probe=trip.trigger == "probe" or corroborate,
+        probe=trip.trigger == "probe" or corroborate or step > 0,
         trigger=trip.trigger,
         at=now,
+        action=rule.steps[step],
+        check=rule.evidence,
+        step=step,
     )

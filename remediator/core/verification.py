@@ -1,10 +1,17 @@
-"""An action's outcome, its verification by probes, timeouts, and the breaker."""
+"""An action's outcome, its verification by looks, timeouts, a ladder step's end, the breaker."""
 
 from __future__ import annotations
 
 import math
 
-from remediator.core.decisions import Act, BreakerChanged, Output, Remediated, RemediationOutcome
+from remediator.core.decisions import (
+    Act,
+    BreakerChanged,
+    Escalated,
+    Output,
+    Remediated,
+    RemediationOutcome,
+)
 from remediator.core.events import ActionOutcome, ProbeResult
 from remediator.core.guardrails import FLEET_WINDOW
 from remediator.core.rules import Rule
@@ -43,14 +50,53 @@ def on_outcome(state: EngineState, o: ActionOutcome, now: float) -> list[Output]
             )
         ]
     detail = f"{o.action} failed: {o.detail}" if o.detail else f"{o.action} failed"
-    return finish(state, o.target, "not_recovered", detail, now)
+    return step_failed(state, o.target, detail, now)
+
+
+def step_failed(state: EngineState, target: str, detail: str, now: float) -> list[Output]:
+    """The step in flight on `target` did not recover it: on to the ladder's next step (its look
+    is asked for by `ladder.ask_due_looks`), or the end of the remediation."""
+    flight = state.targets[target].in_flight
+    assert flight is not None
+    rule = state.rule(flight.rule, target)
+    assert rule is not None
+    step = flight.step + 1
+    if step >= len(rule.steps):
+        return finish(state, target, "not_recovered", detail, now, exhausted=True)
+    done = flight.action
+    flight.phase = "escalating"
+    flight.step = step
+    flight.action = rule.steps[step]
+    flight.fallback_used = False
+    flight.green_needed = flight.green_seen = False
+    flight.successes = 0
+    flight.deadline = now + rule.verify.timeout
+    flight.look_again_at = now
+    state.looks_due[target] = now
+    state.wake(now)
+    return [
+        Escalated(
+            rule=rule.name,
+            target=target,
+            action=done,
+            next_action=flight.action,
+            detail=detail,
+            at=now,
+        )
+    ]
 
 
 def verify_step(state: EngineState, r: ProbeResult, flight: InFlight, now: float) -> list[Output]:
-    """A probe of a target being verified: count it; enough healthy ones in a row recover it."""
+    """A look at a target being verified: count it; enough healthy ones in a row recover it.
+
+    Only looks of the rule's evidence count, and a changing cluster counts neither way. A
+    rolling restart also needs every broker green again (a cluster look) before it recovers.
+    """
     rule = state.rule(flight.rule, r.target)
     assert rule is not None
-    if r.at < flight.grace_until:
+    if flight.green_needed and r.check == "cluster":
+        flight.green_seen = r.ok and not r.inconclusive
+    if r.check != rule.evidence or r.inconclusive or r.at < flight.grace_until:
         return []
     if not r.ok:
         flight.successes = 0
@@ -58,20 +104,31 @@ def verify_step(state: EngineState, r: ProbeResult, flight: InFlight, now: float
     flight.successes += 1
     if flight.successes < rule.verify.successes:
         return []
-    detail = f"{flight.successes} healthy probes after {flight.action}"
+    if flight.green_needed and not flight.green_seen:
+        return []
+    looks = "probes" if rule.evidence == "tool" else "cluster status reads"
+    detail = f"{flight.successes} healthy {looks} after {flight.action}"
     return finish(state, r.target, "recovered", detail, now)
 
 
 def finish(
-    state: EngineState, target: str, outcome: RemediationOutcome, detail: str, now: float
+    state: EngineState,
+    target: str,
+    outcome: RemediationOutcome,
+    detail: str,
+    now: float,
+    *,
+    exhausted: bool = False,
 ) -> list[Output]:
-    """End the remediation in flight on `target`; open the breaker if it failed and is spent."""
+    """End the remediation in flight on `target`; open the breaker if it failed and its budget
+    is spent, or its ladder (of more than one step) is `exhausted`."""
     ts = state.targets[target]
     flight = ts.in_flight
     assert flight is not None
     rule = state.rule(flight.rule, target)
     assert rule is not None
     ts.in_flight = None
+    state.looks_due.pop(target, None)
     st = state.rule_states[(rule.name, target)]
     st.last_outcome = outcome
     out: list[Output] = [
@@ -85,16 +142,20 @@ def finish(
         )
     ]
     spent = st.actions_within(now, rule.budget.per) >= rule.budget.max
-    if outcome == "not_recovered" and spent and not st.breaker_open:
+    exhausted = exhausted and len(rule.steps) > 1
+    if outcome == "not_recovered" and (spent or exhausted) and not st.breaker_open:
         st.breaker_open = True
+        if exhausted:
+            ladder = " → ".join(rule.steps)
+            why = f"the ladder {ladder} is exhausted and did not recover {target}"
+        else:
+            why = (
+                f"budget of {rule.budget.max} actions per {rule.budget.per:g}s spent and the "
+                f"last {flight.action} did not recover {target}"
+            )
         out.append(
             BreakerChanged(
-                rule=rule.name,
-                target=target,
-                open=True,
-                at=now,
-                detail=f"budget of {rule.budget.max} actions per {rule.budget.per:g}s "
-                f"spent and the last {flight.action} did not recover {target}: a human must look",
+                rule=rule.name, target=target, open=True, at=now, detail=f"{why}: a human must look"
             )
         )
     return out
@@ -116,7 +177,7 @@ def expire(state: EngineState, now: float) -> list[Output]:
                 rule = state.rule(flight.rule, name)
                 assert rule is not None
                 detail = f"not healthy {rule.verify.timeout:g}s after {flight.action}"
-                out.extend(finish(state, name, "not_recovered", detail, now))
+                out.extend(step_failed(state, name, detail, now))
             else:
                 wake = min(wake, flight.deadline)
         if ts.paused_until is not None:
@@ -139,9 +200,10 @@ def close_breaker_if_healthy(
     """Close `rule`'s breaker on `target` once the target stayed healthy for a whole cooldown."""
     st = state.rule_states[(rule.name, target)]
     ts = state.targets[target]
-    if not st.breaker_open or ts.healthy_since is None or ts.in_flight is not None:
+    since = ts.healthy_since_of(rule.evidence)
+    if not st.breaker_open or since is None or ts.in_flight is not None:
         return []
-    if now - ts.healthy_since < rule.cooldown:
+    if now - since < rule.cooldown:
         return []
     st.breaker_open = False
     return [

@@ -36,6 +36,7 @@ class Operations(Protocol):
         force: bool,
         reset_breaker: bool,
         dry_run: bool,
+        allow_fallback: bool = False,
     ) -> dict[str, Any]: ...
 
 
@@ -85,6 +86,7 @@ def routes(token: Secret | None, ops: Operations) -> dict[tuple[str, str], WsgiA
                 force=bool(b.get("force", False)),
                 reset_breaker=bool(b.get("reset_breaker", False)),
                 dry_run=bool(b.get("dry_run", False)),
+                allow_fallback=bool(b.get("allow_fallback", False)),
             )
         ),
     }

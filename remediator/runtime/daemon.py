@@ -31,6 +31,7 @@ from remediator.http.admin import routes as admin_routes
 from remediator.http.intake import PATH as INTAKE_PATH
 from remediator.http.server import HttpServer, Routes, make_app
 from remediator.metrics import Metrics
+from remediator.runtime.clusterlooks import ClusterLooks
 from remediator.runtime.driver import Driver
 from remediator.runtime.eventlog import event_to_json
 from remediator.runtime.sdnotify import Notifier
@@ -88,6 +89,7 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone="UTC",
         )
+        self.cluster_looks = ClusterLooks(self.driver, self.clock)
         self._recording: TextIO | None = None
         if record_events is not None:
             # Line-buffered: a crash loses at most the line being written.
@@ -278,7 +280,7 @@ class Daemon:
     def _schedule(self, *, replace: bool = False) -> None:
         if replace:
             for job in self.scheduler.get_jobs():
-                if job.id.startswith("probe:") or job.id == "action-path":
+                if job.id.startswith(("probe:", "cluster:")) or job.id == "action-path":
                     job.remove()
         start = datetime.fromtimestamp(self.clock.now(), UTC)
         checks = self.config.health_checks()
@@ -295,6 +297,20 @@ class Daemon:
                 misfire_grace_time=max(1, int(check.interval / 2)),
                 id=f"probe:{check.target}",
                 name=f"probe {check.target}",
+            )
+        clusters = self.config.cluster_checks()
+        self.cluster_looks.scheduled = frozenset(c.target for c in clusters)
+        for i, cluster in enumerate(clusters):
+            offset = cluster.interval * i / max(1, len(clusters))
+            self.scheduler.add_job(
+                self.cluster_looks.look_and_feed,
+                "interval",
+                args=[cluster],
+                seconds=cluster.interval,
+                start_date=start + timedelta(seconds=offset + random.uniform(0, 0.1)),
+                misfire_grace_time=max(1, int(cluster.interval / 2)),
+                id=f"cluster:{cluster.target}",
+                name=f"cluster status {cluster.target}",
             )
         self.scheduler.add_job(
             self.driver.check_action_path,
@@ -321,6 +337,7 @@ class Daemon:
         """The periodic job: let time pass in the engine, refresh gauges, pet the watchdog."""
         now = self.clock.now()
         self.driver.feed(Tick(now))
+        self.cluster_looks.watch_rolling()
         self._update_gauges(now)
         if self.notifier.watchdog_interval is not None:
             self.notifier.send(WATCHDOG="1", STATUS=self._status_line())

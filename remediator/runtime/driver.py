@@ -20,7 +20,15 @@ from typing import assert_never
 
 from remediator.clock import Clock
 from remediator.config.health import HealthCheck
-from remediator.core.decisions import Act, BreakerChanged, CheckFirst, Decision, Output, Remediated
+from remediator.core.decisions import (
+    Act,
+    BreakerChanged,
+    CheckFirst,
+    Decision,
+    Escalated,
+    Output,
+    Remediated,
+)
 from remediator.core.engine import Engine
 from remediator.core.events import (
     ActionOutcome,
@@ -35,7 +43,8 @@ from remediator.errors import NcpError, NcpNotFound
 from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient
 from remediator.ncp.results import ClusterStatus
-from remediator.runtime import report
+from remediator.probe import cluster as cluster_look
+from remediator.runtime import remedies, report
 from remediator.runtime.alertqueue import AlertQueue
 from remediator.runtime.runner import Runner
 from remediator.store import Ledger
@@ -96,7 +105,7 @@ class Driver:
             self.executor.submit, lambda alert: self._guarded(self.feed, alert)
         )
         self._runner = Runner(
-            self._step, check_first=self._check_first, act=self._send, submit=self._submit
+            self._step, check_first=self._check_first, act=self._send, submit=self.submit
         )
 
     def rewire(
@@ -159,7 +168,8 @@ class Driver:
         else:
             self._recorder_failing = False
 
-    def _submit(self, work: Callable[[], None]) -> None:
+    def submit(self, work: Callable[[], None]) -> None:
+        """Run `work` on the actions executor; an exception in it is logged, not lost."""
         self.executor.submit(self._guarded, work)
 
     def probe(self, check: HealthCheck) -> ProbeResult:
@@ -196,7 +206,7 @@ class Driver:
             assert ref is not None
             was = self._path_ok.get(region)
             try:
-                self._cluster_status(self.path_client, ref.cluster_no, region or None)
+                self.cluster_status(self.path_client, ref.cluster_no, region or None)
             except NcpError as exc:
                 self._path_ok[region] = False
                 if was is not False:
@@ -230,6 +240,9 @@ class Driver:
             case Remediated():
                 report.record_remediation(out, self.ledger, self.metrics)
                 self._action_ids.pop(out.target, None)
+            case Escalated():
+                report.record_escalation(out, self.ledger)
+                self._action_ids.pop(out.target, None)
             case BreakerChanged():
                 report.record_breaker(out, self.ledger, self.metrics)
             case _:
@@ -246,6 +259,8 @@ class Driver:
                 mode="enforce",
                 trigger=a.trigger,
                 at=a.at,
+                step=a.step,
+                nodes=a.nodes,
             )
             self._action_ids[a.target] = action_id
         else:
@@ -282,7 +297,7 @@ class Driver:
         except Exception:  # a bug must not kill the executor thread silently
             log.exception("internal error while carrying out a decision")
 
-    def _cluster_status(
+    def cluster_status(
         self, client: CdssClient, cluster_no: str, region: str | None
     ) -> ClusterStatus:
         """A signed read-only call; whether it worked is what `status` says of the action path."""
@@ -295,23 +310,32 @@ class Driver:
         return status
 
     def _check_first(self, c: CheckFirst) -> PreflightResult:
-        """The answer to a `CheckFirst`: a fresh probe when asked, and the cluster status."""
+        """The answer to a `CheckFirst`: the cluster status, a fresh look at the rule's evidence
+        when asked (the tool's probe, or that status), and what the step needs (see remedies)."""
         fresh = None
         check = self.checks.get(c.target)
-        if c.probe and check is not None:
+        if c.probe and c.check == "tool" and check is not None:
             fresh = self.probe(check)
         busy: bool | None = None
         detail = ""
+        gathered = remedies.Gathered()
+        region = self.regions.get(c.target)
         try:
-            status = self._cluster_status(self.client, c.cluster_no, self.regions.get(c.target))
+            status = self.cluster_status(self.client, c.cluster_no, region)
         except NcpError as exc:
             detail = f"getClusterStatus failed: {exc}"
             log.warning(detail, extra={"event": "preflight", "target": c.target, "rule": c.rule})
+            if c.probe and c.check == "cluster":
+                fresh = cluster_look.unreadable(c.target, exc, self.clock.now())
         else:
             busy = status.busy
-            detail = f"broker {status.broker_status}, zookeeper {status.zookeeper_status}" + (
+            detail = cluster_look.summary(status) + (
                 f", cmak {status.cmak_status}" if status.cmak_status else ""
             )
+            if c.probe and c.check == "cluster":
+                fresh = self.count_look(cluster_look.look(c.target, status, self.clock.now()))
+            if not busy:
+                gathered = remedies.gather(self.client, c.action, c.cluster_no, status, region)
         return PreflightResult(
             rule=c.rule,
             target=c.target,
@@ -320,7 +344,20 @@ class Driver:
             probe=fresh,
             cluster_busy=busy,
             cluster_detail=detail,
+            nodes=gathered.nodes,
+            nodes_detail=gathered.nodes_detail,
+            precheck_ok=gathered.precheck_ok,
+            precheck_message=gathered.precheck_message,
         )
+
+    def count_look(self, result: ProbeResult) -> ProbeResult:
+        """Log a cluster look that found the cluster unhealthy; returns it."""
+        if not result.ok and not result.inconclusive:
+            log.info(
+                f"cluster status of {result.target} unhealthy: {result.reason}",
+                extra={"target": result.target, "reason": result.reason, "event": "cluster"},
+            )
+        return result
 
     def _send(self, a: Act) -> ActionOutcome | None:
         """The answer to an `Act`: the signed call's outcome (None in a dry run: nothing sent)."""
@@ -340,7 +377,7 @@ class Driver:
         request_id: str | None = None
         outcome: ActionResult
         try:
-            result = self.client.action(a.action, a.cluster_no, region=region)
+            result = remedies.send(self.client, a, region)
         except NcpNotFound as exc:
             outcome, detail = ("not_available" if exc.withdrawn else "failure"), str(exc)
             request_id = exc.request_id
@@ -374,7 +411,7 @@ class Driver:
         """Read the cluster's status after an unknown outcome, to say what most likely happened."""
         extra = {"event": "reconcile", "rule": a.rule, "target": a.target, "action": a.action}
         try:
-            status = self._cluster_status(self.client, a.cluster_no, self.regions.get(a.target))
+            status = self.cluster_status(self.client, a.cluster_no, self.regions.get(a.target))
         except NcpError as exc:
             log.warning(f"reconcile: cluster status unreadable ({exc}); verifying", extra=extra)
             return

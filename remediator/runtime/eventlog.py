@@ -188,6 +188,8 @@ def _probe(obj: _Obj, at: float, target: str | None = None) -> ProbeResult:
         reason=obj.text("reason", "ok" if ok else "probe failed"),
         at=at,
         duration=obj.number("duration", 0.0),
+        check=_one_of(obj, "check", ("tool", "cluster"), "tool"),
+        inconclusive=obj.flag("inconclusive", False),
     )
 
 
@@ -224,7 +226,7 @@ def _preflight(obj: _Obj, at: float) -> PreflightResult:
         inner = _Obj(raw, 'in "probe": ')
         probe = _probe(inner, inner.time("at", at), target)
         inner.done()
-    busy = obj.get("cluster_busy", lambda v: v is None or isinstance(v, bool), "a bool", None)
+    busy = busy_or_none(obj, "cluster_busy")
     return PreflightResult(
         rule=obj.text("rule"),
         target=target,
@@ -233,7 +235,35 @@ def _preflight(obj: _Obj, at: float) -> PreflightResult:
         probe=probe,
         cluster_busy=busy,
         cluster_detail=obj.text("cluster_detail", ""),
+        nodes=_nodes(obj),
+        nodes_detail=obj.text("nodes_detail", ""),
+        precheck_ok=obj.get(
+            "precheck_ok", lambda v: v is None or isinstance(v, bool), "a bool", None
+        ),
+        precheck_message=obj.text("precheck_message", ""),
     )
+
+
+def busy_or_none(obj: _Obj, key: str) -> bool | None:
+    """A flag that may be null (not looked at)."""
+    value: bool | None = obj.get(key, lambda v: v is None or isinstance(v, bool), "a bool", None)
+    return value
+
+
+def _nodes(obj: _Obj) -> tuple[int, ...] | None:
+    nodes = obj.get(
+        "nodes",
+        lambda v: (
+            v is None
+            or (
+                isinstance(v, list)
+                and all(isinstance(n, int) and not isinstance(n, bool) for n in v)
+            )
+        ),
+        "a list of computeInstanceNos or null",
+        None,
+    )
+    return None if nodes is None else tuple(nodes)
 
 
 def _manual(obj: _Obj, at: float) -> ManualRestart:
@@ -245,6 +275,7 @@ def _manual(obj: _Obj, at: float) -> ManualRestart:
         force=obj.flag("force", False),
         reset_breaker=obj.flag("reset_breaker", False),
         dry_run=obj.flag("dry_run", False),
+        allow_fallback=obj.flag("allow_fallback", False),
     )
 
 

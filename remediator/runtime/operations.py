@@ -11,7 +11,7 @@ from remediator.clock import Clock
 from remediator.core.decisions import BreakerChanged, Decision, Output
 from remediator.core.events import ManualRestart, Pause, Resume
 from remediator.core.guardrails import MANUAL
-from remediator.core.rules import ACTIONS
+from remediator.core.rules import ACTIONS, blast_radius_of, manual_plan
 from remediator.runtime.driver import Driver
 from remediator.store import Ledger
 from remediator.timetext import iso
@@ -72,14 +72,19 @@ class Operator:
         force: bool,
         reset_breaker: bool,
         dry_run: bool,
+        allow_fallback: bool = False,
     ) -> dict[str, Any]:
-        """Ask the engine for a restart; returns its decision (and whether it was sent)."""
+        """Ask the engine for a restart; returns its decision (and whether it was sent).
+
+        A fallback to a wider blast radius (a withdrawn restart_cmak to restart_all_services)
+        happens only with `allow_fallback`."""
         self._target(target)
         if not reason.strip():
             raise ValueError("a reason is required")
         chosen = action or self._default_action(target)
         if chosen not in ACTIONS:
             raise ValueError(f"unknown action {chosen!r} (one of {', '.join(ACTIONS)})")
+        plan = manual_plan(chosen, allow_fallback=allow_fallback, dry_run=dry_run)
         decided = threading.Event()
         seen: list[Output] = []
 
@@ -93,7 +98,9 @@ class Operator:
         try:
             now = self.clock.now()
             self.driver.feed(
-                ManualRestart(target, chosen, reason, now, force, reset_breaker, dry_run)
+                ManualRestart(
+                    target, chosen, reason, now, force, reset_breaker, dry_run, allow_fallback
+                )
             )
             if self._drain is not None:
                 self._drain()
@@ -105,17 +112,27 @@ class Operator:
             return {
                 "target": target,
                 "action": chosen,
+                "blast_radius": blast_radius_of(chosen),
+                "plan": plan,
                 "outcome": "pending",
                 "detail": "no decision yet (the cluster status read is slow); see status",
             }
         return {
             "target": target,
             "action": chosen,
+            "blast_radius": blast_radius_of(chosen),
+            "plan": plan,
             "outcome": decision.outcome,
             "reason": decision.reason,
             "detail": decision.detail,
         }
 
     def _default_action(self, target: str) -> str:
+        """The first step of the target's first rule: never a cluster-wide guess."""
         rules = self.driver.engine.policy.rules_for(target)
-        return rules[0].action if rules else "restart_all_services"
+        if not rules:
+            raise ValueError(
+                f"no rule applies to {target}: name the action (--action), one of "
+                f"{', '.join(ACTIONS)}"
+            )
+        return rules[0].action

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from typing import assert_never
 
-from remediator.core.decisions import Act, BreakerChanged, Decision, Remediated
+from remediator.core.decisions import Act, BreakerChanged, Decision, Escalated, Remediated
 from remediator.core.engine import Engine
 from remediator.core.events import ActionResult
+from remediator.core.rules import action_summary, blast_radius_of
 from remediator.metrics import Metrics
 from remediator.store import Ledger
 
@@ -28,6 +29,7 @@ def say(d: Decision, metrics: Metrics) -> None:
             "reason": d.reason,
             "trigger": d.trigger,
             "action": d.action,
+            "blast_radius": d.blast_radius,
         },
     )
 
@@ -103,6 +105,31 @@ def record_remediation(r: Remediated, ledger: Ledger, metrics: Metrics) -> None:
             "target": r.target,
             "action": r.action,
             "outcome": r.outcome,
+        },
+    )
+
+
+def record_escalation(e: Escalated, ledger: Ledger) -> None:
+    """Record and log a ladder step that did not recover its target; the next step follows."""
+    ledger.record_remediation(
+        rule=e.rule,
+        target=e.target,
+        outcome="escalated",
+        at=e.at,
+        detail=f"{e.detail}; next step {e.next_action}",
+    )
+    nxt = blast_radius_of(e.next_action)
+    words = action_summary(e.next_action) if nxt is not None else e.next_action  # type: ignore[arg-type]
+    log.warning(
+        f"remediation of {e.target} by {e.rule}: {e.action} did not recover it ({e.detail}); "
+        f"looking before the next step, {words}",
+        extra={
+            "event": "escalation",
+            "rule": e.rule,
+            "target": e.target,
+            "action": e.action,
+            "next_action": e.next_action,
+            "blast_radius": nxt,
         },
     )
 

@@ -14,7 +14,15 @@ from collections.abc import Callable
 from functools import partial
 from typing import assert_never
 
-from remediator.core.decisions import Act, BreakerChanged, CheckFirst, Decision, Output, Remediated
+from remediator.core.decisions import (
+    Act,
+    BreakerChanged,
+    CheckFirst,
+    Decision,
+    Escalated,
+    Output,
+    Remediated,
+)
 from remediator.core.events import ActionOutcome, Event, PreflightResult
 
 Step = Callable[[Event], list[Output]]
@@ -68,7 +76,7 @@ class Runner:
                 return self._check_first(out)
             case Act():
                 return self._act(out)
-            case Decision() | Remediated() | BreakerChanged():
+            case Decision() | Remediated() | Escalated() | BreakerChanged():
                 return None
             case _:
                 assert_never(out)

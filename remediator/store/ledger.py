@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,8 +36,13 @@ class Ledger(Protocol):
         trigger: str,
         at: float,
         detail: str = "",
+        step: int = 0,
+        nodes: Sequence[int] = (),
     ) -> int:
-        """Write the intent durably before the call; returns the action id."""
+        """Write the intent durably before the call; returns the action id.
+
+        `step` is the action's place in its rule's ladder; `nodes` the computeInstanceNos a
+        per-node restart names."""
         ...
 
     def record_outcome(

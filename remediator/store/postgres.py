@@ -21,9 +21,8 @@ import psycopg
 
 from remediator.errors import LedgerBusy, LedgerUnavailable
 from remediator.store.receipts import KNOWN_EPISODES, Cursor
-from remediator.store.sql import SCHEMA, SqlLedger
+from remediator.store.sql import MIGRATIONS, SCHEMA, SCHEMA_VERSION, SqlLedger
 
-_SCHEMA_VERSION = 1
 # Advisory lock keys (below 2**31: pg_locks shows them in objid): "REMD" and "REMS".
 _LEDGER_LOCK = 0x52454D44
 _SCHEMA_LOCK = 0x52454D53
@@ -127,15 +126,19 @@ class PostgresLedger(SqlLedger):
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             self._db.execute(_SCHEMA)
             row = self._db.execute("SELECT max(version) FROM remediator_schema").fetchone()
-            version = row[0] if row else None
-            if version is None:
-                self._db.execute(
-                    "INSERT INTO remediator_schema (version) VALUES (%s)", (_SCHEMA_VERSION,)
-                )
-            elif int(str(version)) > _SCHEMA_VERSION:
+            version = 1 if row is None or row[0] is None else int(str(row[0]))
+            if version > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"ledger {redact(self.url)} has schema version {version}; this remediator "
-                    f"knows {_SCHEMA_VERSION} (downgrade not supported)"
+                    f"knows {SCHEMA_VERSION} (downgrade not supported)"
+                )
+            for number in sorted(n for n in MIGRATIONS if n > version):
+                for statement in MIGRATIONS[number]:
+                    self._db.execute(statement)
+            if version < SCHEMA_VERSION or row is None or row[0] is None:
+                self._db.execute("DELETE FROM remediator_schema")
+                self._db.execute(
+                    "INSERT INTO remediator_schema (version) VALUES (%s)", (SCHEMA_VERSION,)
                 )
 
     def _ready(self) -> psycopg.Connection[tuple[object, ...]]:

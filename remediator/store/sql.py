@@ -68,9 +68,20 @@ CREATE TABLE IF NOT EXISTS pauses (
     at     REAL NOT NULL
 );
 """
+# What each schema version adds to the one before, applied in order to an older ledger (a new
+# one is created by SCHEMA as version 1, then brought up the same way).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # Ladders (SPEC section 9): which step of its rule an action is, and the broker nodes a
+    # per-node restart named (computeInstanceNos, comma-separated).
+    2: (
+        "ALTER TABLE actions ADD COLUMN step INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE actions ADD COLUMN nodes TEXT NOT NULL DEFAULT ''",
+    ),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
 _ALL = "*"
 # A constant column list; the only thing ever formatted into SQL here.
-_COLUMNS = "rule, target, action, mode, intent_at, result, outcome_at, remediation"
+_COLUMNS = "rule, target, action, mode, intent_at, result, outcome_at, remediation, step"
 
 
 class SqlLedger(AlertReceipts):
@@ -109,11 +120,13 @@ class SqlLedger(AlertReceipts):
         trigger: str,
         at: float,
         detail: str = "",
+        step: int = 0,
+        nodes: Sequence[int] = (),
     ) -> int:
         rows, _ = self._write(
             "INSERT INTO actions (rule, target, cluster_no, action, mode, trigger, intent_at, "
-            "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (rule, target, cluster_no, action, mode, trigger, at, detail),
+            "detail, step, nodes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (rule, target, cluster_no, action, mode, trigger, at, detail, step, _nodes(nodes)),
         )
         return int(str(rows[0][0]))
 
@@ -270,4 +283,9 @@ def _record(r: tuple[object, ...]) -> ActionRecord:
         result=None if r[5] is None else str(r[5]),
         outcome_at=None if r[6] is None else float(str(r[6])),
         remediation=None if r[7] is None else str(r[7]),
+        step=int(str(r[8])),
     )
+
+
+def _nodes(nodes: Sequence[int]) -> str:
+    return ",".join(str(int(n)) for n in nodes)

@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import cast
 
 from remediator.store.receipts import KNOWN_EPISODES, Cursor
-from remediator.store.sql import SCHEMA, SqlLedger
-
-_SCHEMA_VERSION = 1
+from remediator.store.sql import MIGRATIONS, SCHEMA, SCHEMA_VERSION, SqlLedger
 
 
 class SqliteLedger(SqlLedger):
@@ -26,14 +24,26 @@ class SqliteLedger(SqlLedger):
         # FULL: the intent must be on disk before the signed call goes out.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > _SCHEMA_VERSION:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
             raise RuntimeError(
                 f"ledger {self.path} has schema version {version}; this remediator knows "
-                f"{_SCHEMA_VERSION} (downgrade not supported)"
+                f"{SCHEMA_VERSION} (downgrade not supported)"
             )
-        self._db.executescript(SCHEMA)
-        self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if version == 0:
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    self._db.execute(statement)
+                version = 1
+            for number in sorted(n for n in MIGRATIONS if n > version):
+                for statement in MIGRATIONS[number]:
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> Cursor:
         return cast(Cursor, self._db.execute(sql, tuple(params)))
