@@ -381,6 +381,20 @@ def test_a_missing_key_exits_2_and_other_secrets_are_not_needed(
     assert err.startswith(f"{config}:4: ncp.secret_key: ")
 
 
+def test_a_config_of_only_ncp_takes_the_keys_from_ncps_environment_variables(
+    sb: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's first step: no key references, no targets, no rules; nothing else read."""
+    config = tmp_path / "discover.yaml"
+    config.write_text(f'ncp: {{site: public, region: KR, endpoint: "{sb.url}"}}\n')
+    args = build_parser().parse_args(["discover", "-c", str(config)])
+    environ = {"NCLOUD_ACCESS_KEY": AK, "NCLOUD_SECRET_KEY": SK, "HOME": str(tmp_path)}
+    assert args.handler(args, environ=environ) == 0
+    out = capsys.readouterr().out
+    assert [t["name"] for t in items(out)] == ["orders", "payments", "analytics"]
+    assert list(tmp_path.iterdir()) == [config], "no ledger, no file written"
+
+
 def test_another_region_is_listed_under_its_own_prefix(
     sb: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -73,7 +73,7 @@ def entries(found: Sequence[Found], configured: Mapping[str, str]) -> tuple[Entr
     """Every listed cluster once (first listing wins), named uniquely, configured ones marked.
 
     `configured` maps each configured cluster number to its target name; those names are taken.
-    A name already taken gets the cluster number appended (stable whatever the listing order).
+    A name already taken gets the cluster's number appended.
     """
     taken = set(configured.values())
     seen: set[str] = set()
@@ -122,7 +122,7 @@ def _item(e: Entry) -> list[str]:
     lines = [] if e.running else [f"  # NOT RUNNING: status {_status(e.status)}"]
     name = f"  - name: {_scalar(e.name)}"
     if e.listed_name != e.name:
-        listed = "none" if e.listed_name is None else _comment(e.listed_name)
+        listed = "none" if e.listed_name is None else _quoted(e.listed_name)
         name = f"{name:<33} # serviceGroupName {listed}"
     return [
         *lines,
@@ -138,9 +138,9 @@ def _item(e: Entry) -> list[str]:
 
 
 def _known(e: Entry) -> list[str]:
-    listed = "none" if e.listed_name is None else _comment(e.listed_name)
+    listed = "none" if e.listed_name is None else _quoted(e.listed_name)
     return [
-        f"  # already configured as target {_comment(e.configured_as or '')}: cluster_no "
+        f"  # already configured as target {_quoted(e.configured_as or '')}: cluster_no "
         f'"{e.cluster_no}", serviceGroupName {listed}, {_printable(e.region)}, '
         f"status {_status(e.status)}"
     ]
@@ -159,7 +159,7 @@ def _status(status: str | None) -> str:
     if status is None:
         return "unknown"
     meaning = _NOT_RUNNING.get(status)
-    return _comment(status) + (f" ({meaning})" if meaning else "")
+    return _quoted(status) + (f" ({meaning})" if meaning else "")
 
 
 def _scalar(text: str) -> str:
@@ -168,10 +168,10 @@ def _scalar(text: str) -> str:
         plain = yaml.safe_load(text) == text and "#" not in text and ":" not in text
     except yaml.YAMLError:
         plain = False
-    return text if plain else _comment(text)
+    return text if plain else _quoted(text)
 
 
-def _comment(text: str) -> str:
+def _quoted(text: str) -> str:
     """`text` quoted, on one line and printable in YAML (a JSON string is a YAML one too)."""
     return _printable(json.dumps(text, ensure_ascii=False))
 
