@@ -28,6 +28,7 @@ DESTDIR=${DESTDIR:-}
 CONFDIR=/etc/remediator
 UNIT=remediator.service
 SHIPPED_PREFIX=/opt/remediator
+PREFIX=${PREFIX%/} BINDIR=${BINDIR%/} UNITDIR=${UNITDIR%/} DESTDIR=${DESTDIR%/}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 
 say() { printf '%s\n' "$*"; }
