@@ -164,6 +164,11 @@ def test_with_the_shipped_rules_a_red_broker_gets_only_its_node_restarted(
     ]
     outcome = {"rule": "broker-unhealthy", "target": "orders", "outcome": "recovered"}
     assert harness.metric("remediator_remediations_total", **outcome) == 1
+    # The dashboard's "Decisions by blast radius" joins these two on action.
+    decided = {"action": "restart_kafka_node", "outcome": "acted"}
+    assert harness.metric("remediator_decisions_by_action_total", **decided) == 1
+    info = {"action": "restart_kafka_node", "blast_radius": "node"}
+    assert harness.metric("remediator_action_info", **info) == 1
 
 
 def test_with_the_shipped_rules_a_failing_manager_tool_restarts_no_broker(
