@@ -51,7 +51,7 @@ def installed(tmp_path: Path, edit: tuple[Path, str, str] | None = None) -> Path
         source, old, new = edit
         path = tmp_path / "rules" / source.name
         text = path.read_text()
-        assert text.count(old) >= 1, old
+        assert old in text, old
         path.write_text(text.replace(old, new))
     return tmp_path / "remediator.yaml"
 
