@@ -565,6 +565,7 @@ def test_the_shipped_recording_replays_to_the_decisions_the_live_daemon_logged()
         ("cmak-unhealthy", "orders", "acted", "probe"),
         ("cmak-down-alert", "orders", "suppressed", "duplicate"),
         ("cmak-unhealthy", "orders", "suppressed", "cooldown"),
+        ("broker-unhealthy", "orders", "acted", "probe"),
     ]
     entries = [(entry, now) for _, entry, now in read_events(RECORDED)]
     assert mode_of(entries) == "strict"
@@ -574,4 +575,4 @@ def test_the_shipped_recording_replays_to_the_decisions_the_live_daemon_logged()
     replayed = [(d.rule, d.target, d.outcome, d.reason) for d in outputs if isinstance(d, Decision)]
     assert replayed == logged
     acts = [(a.action, a.fallback_of) for a in outputs if isinstance(a, Act)]
-    assert acts == [("restart_cmak", None), ("restart_all_services", "restart_cmak")]
+    assert acts == [("restart_cmak", None), ("restart_kafka_node", None)]
