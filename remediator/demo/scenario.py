@@ -170,10 +170,7 @@ class Demo:
             ],
         )
         for warning in config.warnings:
-            p.say(
-                f"config warning: {warning}",
-                ["(kept on purpose: the second act shows why this rule stops at `tool`)"],
-            )
+            p.say(f"config warning: {warning}", [])
 
         watcher = ClusterWatcher(sb, [bundle.ORDERS, bundle.PAYMENTS])
         narrator = Narrator(p, policy, watcher)
