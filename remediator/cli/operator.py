@@ -202,7 +202,7 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
                     dry_run=body["dry_run"],
                     allow_fallback=body["allow_fallback"],
                 )
-                if result.get("outcome") == "acted":
+                if result.get("outcome") == "acted" and "remediation" not in result:
                     result["note"] = "sent; the daemon verifies the recovery when it next runs"
         finally:
             local.close()
@@ -210,6 +210,8 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
     print(render_result(args.command, result, via))
     if args.command == "restart" and result.get("outcome") not in ("acted", "shadow"):
         return EXIT_FAILURE
+    if args.command == "restart" and result.get("remediation") == "not_recovered":
+        return EXIT_FAILURE  # sent, and refused or failed at once
     return EXIT_OK
 
 
@@ -240,6 +242,8 @@ def render_result(command: str, r: dict[str, Any], via: str) -> str:
     line += f": {r['action']} on {r['target']}, via {via}"
     if r.get("detail"):
         line += f"\n  {r['detail']}"
+    if r.get("remediation"):
+        line += f"\n  ended {r['remediation']}: {r.get('remediation_detail', '')}"
     if r.get("note"):
         line += f"\n  {r['note']}"
     return line
