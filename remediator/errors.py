@@ -83,7 +83,7 @@ class NcpErrorFields(TypedDict, total=False):
 class NcpError(RemediatorError):
     """A CDSS API call failed."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the error's fields, by keyword
         self,
         message: str,
         *,

@@ -23,12 +23,7 @@ def on_alert(state: EngineState, a: AlertEvent, now: float) -> list[Output]:
     if ep is not None:
         ep.last_seen = max(ep.last_seen, now)
     if a.status == "resolved":
-        if ep is None:
-            state.episodes[a.episode] = EpisodeState(
-                target=a.target, final=True, resolved=True, last_seen=now
-            )
-        else:
-            ep.resolved = True
+        _resolve(state, a, ep, now)
         return []
     trips = [
         Trip(r, a.target, "alert", a.episode)
@@ -70,6 +65,17 @@ def on_alert(state: EngineState, a: AlertEvent, now: float) -> list[Output]:
             st.first_failure_at = a.at
         out.extend(evaluate(state, trip, now))
     return out
+
+
+def _resolve(state: EngineState, a: AlertEvent, ep: EpisodeState | None, now: float) -> None:
+    """An episode resolved: a look already asked for ends `recovered`; a late firing re-send is
+    a duplicate."""
+    if ep is None:
+        state.episodes[a.episode] = EpisodeState(
+            target=a.target, final=True, resolved=True, last_seen=now
+        )
+    else:
+        ep.resolved = True
 
 
 def forget_old_episodes(state: EngineState, now: float) -> None:

@@ -70,7 +70,7 @@ def act(state: EngineState, trip: Trip, p: PreflightResult, now: float, step: in
     st.reset_trip()
     if rule.mode == "shadow":
         ts.in_flight = None
-        return [decide(trip, "shadow", "shadow", f"would {what}: {why}", now, action)]
+        return [decide(trip, "shadow", "shadow", f"would {what}: {why}", now, action=action)]
     state.fleet_action_times.append(now)
     state.last_action_at[target] = now
     state.looks_due.pop(target, None)
@@ -86,7 +86,7 @@ def act(state: EngineState, trip: Trip, p: PreflightResult, now: float, step: in
         green_needed=action == "rolling_restart",
     )
     return [
-        decide(trip, "acted", trigger, f"{what}: {why}", now, action),
+        decide(trip, "acted", trigger, f"{what}: {why}", now, action=action),
         Act(
             rule=rule.name,
             target=target,
@@ -111,7 +111,7 @@ def not_taken(state: EngineState, trip: Trip, step: int, held: Blocked, now: flo
     if step + 1 < len(rule.steps):
         nxt = rule.steps[step + 1]
         said = f"{action} not taken: {detail}; next step: {nxt}"
-        out: list[Output] = [decide(trip, "suppressed", reason, said, now, action)]
+        out: list[Output] = [decide(trip, "suppressed", reason, said, now, action=action)]
         ep = state.episodes.get(trip.episode) if trip.episode else None
         if ep is not None:
             ep.final = True
@@ -133,7 +133,7 @@ def not_taken(state: EngineState, trip: Trip, step: int, held: Blocked, now: flo
     if flight is not None and flight.sent_any:
         said = f"{action} not taken: {detail}; the ladder is exhausted"
         return [
-            decide(trip, "suppressed", reason, said, now, action),
+            decide(trip, "suppressed", reason, said, now, action=action),
             *finish(
                 state, target, "not_recovered", f"ladder exhausted: {said}", now, exhausted=True
             ),
@@ -180,7 +180,7 @@ def next_step_look(
     reason, detail = held
     if reason in _STOPS_LADDER or now >= flight.deadline:
         said = f"{action} held back: {detail}; the ladder stops"
-        out: list[Output] = [decide(trip, "suppressed", reason, said, now, action)]
+        out: list[Output] = [decide(trip, "suppressed", reason, said, now, action=action)]
         if flight.sent_any:
             out += finish(state, target, "not_recovered", f"ladder stopped: {said}", now)
         else:
@@ -192,7 +192,7 @@ def next_step_look(
     repeat = st.last_reason == reason
     st.last_reason = reason
     said = f"{action} waits: {detail}; looking again in {LOOK_AGAIN:g}s"
-    return [] if repeat else [decide(trip, "suppressed", reason, said, now, action)]
+    return [] if repeat else [decide(trip, "suppressed", reason, said, now, action=action)]
 
 
 def ask_due_looks(state: EngineState, now: float) -> list[Output]:

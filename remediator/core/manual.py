@@ -14,7 +14,7 @@ from remediator.core.state import MANUAL, EngineState, RuleState
 from remediator.core.trip import Trip, ask_first, suppress
 
 
-def manual_rule(
+def manual_rule(  # noqa: PLR0913 - the operator's options, by keyword
     state: EngineState,
     target: str,
     action: str,

@@ -16,7 +16,7 @@ from remediator.core.state import (
 )
 
 
-def restore(
+def restore(  # noqa: PLR0913 - one keyword per kind of ledger record
     state: EngineState,
     actions: Iterable[ActionRecord],
     *,

@@ -37,8 +37,8 @@ def rule_state(state: EngineState, trip: Trip) -> RuleState:
     return state.rule_states[trip.key]
 
 
-def decide(
-    trip: Trip, outcome: Outcome, reason: str, detail: str, now: float, action: str | None = None
+def decide(  # noqa: PLR0913 - a decision's fields; the action by keyword
+    trip: Trip, outcome: Outcome, reason: str, detail: str, now: float, *, action: str | None = None
 ) -> Decision:
     """The decision that ends (or holds back) `trip`, with its reason; `action` is the step
     decided on (default: the rule's first)."""

@@ -111,7 +111,7 @@ def verify_step(state: EngineState, r: ProbeResult, flight: InFlight, now: float
     return finish(state, r.target, "recovered", detail, now)
 
 
-def finish(
+def finish(  # noqa: PLR0913 - how the remediation ended; `exhausted` by keyword
     state: EngineState,
     target: str,
     outcome: RemediationOutcome,

@@ -195,7 +195,14 @@ class Demo:
             "it probes each target's manager tool and reads its cluster's status "
             f"(cluster_health); metrics at {metrics_url}; its JSON log goes to {files.log}"
         )
-        story = Story(sb, narrator, watcher, self.clock, self._deadline, NODE_RESTART_DELAY)
+        story = Story(
+            sb,
+            narrator,
+            watcher,
+            self.clock,
+            deadline=self._deadline,
+            node_restart=NODE_RESTART_DELAY,
+        )
         told = story.play()
         self._metrics(narrator, metrics_url)
         narrator.say(

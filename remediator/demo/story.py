@@ -37,12 +37,13 @@ class DemoFailed(Exception):
 class Story:
     """The acts, with the waits between them bounded by one deadline (monotonic seconds)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators, then the bounds by keyword
         self,
         sb: Sandbox,
         n: Narrator,
         watcher: ClusterWatcher,
         clock: Clock,
+        *,
         deadline: float,
         node_restart: float,
     ) -> None:

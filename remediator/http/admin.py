@@ -27,7 +27,7 @@ class Operations(Protocol):
 
     def resume(self, target: str | None, reset_breaker: bool) -> dict[str, Any]: ...
 
-    def restart(
+    def restart(  # noqa: PLR0913 - the operator's restart options, by keyword
         self,
         target: str,
         action: str | None,

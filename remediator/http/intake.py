@@ -36,7 +36,7 @@ class AlertRecorder(Protocol):
 class AlertIntake:
     """The WSGI handler of `POST /api/v1/alerts/alertmanager`."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - injected collaborators, by keyword
         self,
         *,
         token: Secret | None,

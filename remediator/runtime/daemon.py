@@ -49,7 +49,7 @@ READINESS_SECONDS = 60.0
 class Daemon:
     """A running remediator: start() brings it up, stop() brings it down cleanly."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - injected collaborators and options, by keyword
         self,
         config: Config,
         *,

@@ -57,7 +57,7 @@ Probe = Callable[[HealthCheck], ProbeResult]
 class Driver:
     """The thin driver between the pure engine and the world."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - injected collaborators, by keyword
         self,
         *,
         engine: Engine,
@@ -108,7 +108,7 @@ class Driver:
             self._step, check_first=self._check_first, act=self._send, submit=self.submit
         )
 
-    def rewire(
+    def rewire(  # noqa: PLR0913 - a reload's collaborators, by keyword
         self,
         *,
         engine: Engine,

@@ -63,7 +63,7 @@ class Operator:
         ]
         return {"resumed": target or "*", "breakers_closed": closed}
 
-    def restart(
+    def restart(  # noqa: PLR0913 - the operator's restart options, by keyword
         self,
         target: str,
         action: str | None,

@@ -65,7 +65,7 @@ class Parts:
         self.probe_session.close()
 
 
-def build(
+def build(  # noqa: PLR0913 - injected collaborators, by keyword
     config: Config,
     *,
     clock: Clock,

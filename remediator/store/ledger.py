@@ -25,7 +25,7 @@ class LedgerAction:
 class Ledger(Protocol):
     """What the daemon and the operator commands need from durable storage."""
 
-    def record_intent(
+    def record_intent(  # noqa: PLR0913 - one keyword per column of the intent row
         self,
         *,
         rule: str,

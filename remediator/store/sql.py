@@ -109,7 +109,7 @@ class SqlLedger(AlertReceipts):
         with self._lock:
             return list(self._execute(sql, params).fetchall())
 
-    def record_intent(
+    def record_intent(  # noqa: PLR0913 - one keyword per column of the intent row
         self,
         *,
         rule: str,
