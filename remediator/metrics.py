@@ -127,6 +127,17 @@ class Metrics:
             "remediator_build_info", "remediator build information.", ["version"], registry=r
         )
         self.build_info.labels(version=__version__).set(1)
+        self.notifications = Counter(
+            "remediator_notifications_total",
+            "Notification delivery attempts by sink, event and result (sent/retried/failed).",
+            ["sink", "event", "result"],
+            registry=r,
+        )
+        self.notifications_pending = Gauge(
+            "remediator_notifications_pending",
+            "Notifications in the outbox waiting to be sent.",
+            registry=r,
+        )
         self.standby = Gauge(
             "remediator_standby",
             "1 while this process stands by for a PostgreSQL ledger another daemon holds.",
@@ -144,3 +155,10 @@ class Metrics:
             # Counters too, so that rate() and increase() see their first event.
             for outcome in ("recovered", "not_recovered"):
                 self.remediations.labels(rule=rule, target=target, outcome=outcome)
+
+    def declare_notifications(self, sinks: list[tuple[str, tuple[str, ...]]]) -> None:
+        """Create each (sink, event, result) counter at 0, for the events each sink takes."""
+        for sink, events in sinks:
+            for event in events:
+                for result in ("sent", "retried", "failed"):
+                    self.notifications.labels(sink=sink, event=event, result=result)

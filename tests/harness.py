@@ -34,7 +34,7 @@ class Harness:
     def __init__(self, tmp: Path, sb: Sandbox, clock: FakeClock, rules: str, **kw: str) -> None:
         self.sb, self.clock, self.tmp = sb, clock, tmp
         self.rules = rules
-        self.extra = kw  # guardrails=..., server=..., cluster_health=... YAML fragments
+        self.extra = kw  # guardrails=..., server=..., cluster_health=..., notify=... YAML fragments
         self.executor = DeferredExecutor()
         self.daemon = self._build()
 
@@ -67,6 +67,7 @@ state: {{path: "{self.tmp / "state.db"}"}}
 guardrails: {self.extra.get("guardrails", "{}")}
 targets:{targets}
 rules: [rules/*.yaml]
+notify: {self.extra.get("notify", "[]")}
 """
         )
         config = load_config(self.tmp / "remediator.yaml")

@@ -31,6 +31,7 @@ from remediator.http.admin import routes as admin_routes
 from remediator.http.intake import PATH as INTAKE_PATH
 from remediator.http.server import HttpServer, Routes, make_app
 from remediator.metrics import Metrics
+from remediator.notify import messages
 from remediator.runtime.clusterlooks import ClusterLooks
 from remediator.runtime.driver import Driver
 from remediator.runtime.eventlog import event_to_json
@@ -176,6 +177,7 @@ class Daemon:
         self.http.start()  # first: a taken address fails before anything runs
         self._schedule()
         self.scheduler.start()
+        self.parts.dispatcher.start()
         self._ready = True
         self.notifier.send(READY="1", STATUS=self._status_line())
         log.info(
@@ -243,10 +245,12 @@ class Daemon:
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error(f"reload refused: {problem}", extra={"event": "reload"})
-            return self._reload_failed(f"{len(exc.problems)} problem(s)")
+            return self._reload_failed(
+                f"{len(exc.problems)} problem(s)", [str(p) for p in exc.problems]
+            )
         except OSError as exc:
             log.error(f"reload refused: cannot read {old.path}: {exc}", extra={"event": "reload"})
-            return self._reload_failed(str(exc))
+            return self._reload_failed(str(exc), [f"cannot read {old.path}: {exc.strerror}"])
         for section in ("server", "state"):
             if getattr(new, section) != getattr(old, section):
                 log.warning(
@@ -260,12 +264,13 @@ class Daemon:
         self.metrics.config_last_reload_success.set(1)
         return True
 
-    def _reload_failed(self, why: str) -> bool:
+    def _reload_failed(self, why: str, problems: list[str]) -> bool:
         self.metrics.config_last_reload_success.set(0)
         log.error(
             f"reload refused ({why}): still running the previous configuration",
             extra={"event": "reload"},
         )
+        self.driver.notices.write(messages.reload_refused(problems, self.clock.now()))
         return False
 
     # -- scheduling ----------------------------------------------------------------------
@@ -276,6 +281,7 @@ class Daemon:
             [t.name for t in policy.targets],
             [(r.name, t.name) for t in policy.targets for r in policy.rules_for(t.name)],
         )
+        self.metrics.declare_notifications([(s.name, s.events) for s in self.config.notify])
 
     def _schedule(self, *, replace: bool = False) -> None:
         if replace:

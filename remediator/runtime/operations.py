@@ -12,6 +12,7 @@ from remediator.core.decisions import BreakerChanged, Decision, Output
 from remediator.core.events import ManualRestart, Pause, Resume
 from remediator.core.guardrails import MANUAL
 from remediator.core.rules import ACTIONS, blast_radius_of, manual_plan
+from remediator.notify import messages
 from remediator.runtime.driver import Driver
 from remediator.store import Ledger
 from remediator.timetext import iso
@@ -39,6 +40,10 @@ class Operator:
             raise ValueError(f"unknown target {name!r} (configured: {known})")
         return name
 
+    def _cluster_no(self, target: str | None) -> str | None:
+        ref = None if target is None else self.driver.engine.policy.target(target)
+        return ref.cluster_no if ref else None
+
     def pause(self, target: str | None, seconds: float, reason: str) -> dict[str, Any]:
         """Hold every action on `target` (all when None) for `seconds`."""
         self._target(target)
@@ -48,7 +53,11 @@ class Operator:
             raise ValueError("a reason is required")
         now = self.clock.now()
         until = now + seconds
-        self.ledger.record_pause(target=target, until=until, reason=reason, at=now)
+        notices = self.driver.notices.route(
+            messages.paused(target, self._cluster_no(target), until, reason, now)
+        )
+        self.ledger.record_pause(target=target, until=until, reason=reason, at=now, notices=notices)
+        self.driver.notices.written(notices)
         self.driver.feed(Pause(target, until, reason, now))
         return {"paused": target or "*", "until": iso(until), "reason": reason}
 
@@ -56,7 +65,11 @@ class Operator:
         """Lift a pause (all when None); close breakers too with `reset_breaker`."""
         self._target(target)
         now = self.clock.now()
-        self.ledger.clear_pause(target=target, at=now)
+        notices = self.driver.notices.route(
+            messages.resumed(target, self._cluster_no(target), reset_breaker, now)
+        )
+        self.ledger.clear_pause(target=target, at=now, notices=notices)
+        self.driver.notices.written(notices)
         outputs = self.driver.feed(Resume(target, now, reset_breaker=reset_breaker))
         closed = [
             f"{o.rule}/{o.target}" for o in outputs if isinstance(o, BreakerChanged) and not o.open
