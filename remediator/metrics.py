@@ -138,6 +138,12 @@ class Metrics:
             "Notifications in the outbox waiting to be sent.",
             registry=r,
         )
+        self.approvals_pending = Gauge(
+            "remediator_approvals_pending",
+            "A restart of the target waits for a human's approval (1).",
+            ["target"],
+            registry=r,
+        )
         self.standby = Gauge(
             "remediator_standby",
             "1 while this process stands by for a PostgreSQL ledger another daemon holds.",
@@ -149,6 +155,7 @@ class Metrics:
         for target in targets:
             self.target_up.labels(target=target)
             self.paused.labels(target=target)
+            self.approvals_pending.labels(target=target)
         for rule, target in rule_targets:
             self.breaker_open.labels(rule=rule, target=target)
             self.cooldown_remaining.labels(rule=rule, target=target)

@@ -83,6 +83,7 @@ PANELS_WITH_DATA = {
     "Notifications by sink and result",
     "Notifications given up",  # declared at 0 from start-up
     "Notifications waiting",
+    "Pending approvals",  # 0 for every target from start-up
 }
 
 # Every alert stays quiet after a healthy incident; its witness shows that the series it
@@ -101,6 +102,7 @@ ALERT_WITNESSES = {
     "RemediatorNoActiveDaemon": "remediator_standby == 0",
     "RemediatorNotificationsFailing": 'remediator_notifications_total{result="sent"} > 0',
     "RemediatorNotificationsWaiting": "remediator_notifications_pending == 0",
+    "RemediatorApprovalWaiting": "remediator_approvals_pending == 0",
 }
 
 

@@ -120,6 +120,7 @@ def _core_rule(rule: Rule) -> core.Rule:
             grace=rule.verify.grace, successes=rule.verify.successes, timeout=rule.verify.timeout
         ),
         mode=rule.mode,
+        approval_timeout=rule.approval_timeout,
     )
 
 

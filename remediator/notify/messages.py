@@ -7,9 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from remediator.config.notifymodel import NotifyEvent
-from remediator.core.decisions import Act, BreakerChanged, Remediated
+from remediator.core.decisions import (
+    Act,
+    ApprovalRequested,
+    ApprovalSettled,
+    BreakerChanged,
+    Remediated,
+)
 from remediator.core.rules import REMEDIES, blast_radius_of
-from remediator.notify.notice import Notice, notice
+from remediator.notify.notice import Approval, Notice, notice
 from remediator.timetext import iso
 
 
@@ -143,4 +149,50 @@ def reload_refused(problems: Sequence[str], at: float) -> Notice:
         at=at,
         message="remediator refused its new configuration and keeps running the previous one.",
         reason=shown,
+    )
+
+
+def approval_requested(a: ApprovalRequested) -> Notice:
+    """A `mode: approve` rule waits for a human's yes before `a.action`."""
+    sentence = (
+        f"remediator asks to run {a.action} on {a.target} (cluster {a.cluster_no}, rule "
+        f"{a.rule}): it {_effect(a.action)}, blast radius {a.blast_radius}. Approve or deny "
+        f"{a.id} before {iso(a.expires_at)}."
+    )
+    return notice(
+        "approval_requested",
+        at=a.at,
+        message=sentence,
+        target=a.target,
+        cluster_no=a.cluster_no,
+        rule=a.rule,
+        action=a.action,
+        reason=a.reason,
+        approval=Approval(a.id, a.expires_at, a.action),
+    )
+
+
+def approval_resolved(s: ApprovalSettled, expires_at: float) -> Notice:
+    """A pending approval was approved, denied, or expired unanswered."""
+    if s.resolution == "expired":
+        sentence = (
+            f"Approval {s.id} to run {s.action} on {s.target} expired unanswered: nothing was sent."
+        )
+    elif s.resolution == "denied":
+        sentence = f"{s.by} denied {s.action} on {s.target} (approval {s.id}): nothing is sent."
+    else:
+        sentence = (
+            f"{s.by} approved {s.action} on {s.target} (approval {s.id}): remediator checks "
+            "the target again and sends it unless it is healthy or held."
+        )
+    return notice(
+        "approval_resolved",
+        at=s.at,
+        message=sentence,
+        target=s.target,
+        cluster_no=s.cluster_no,
+        rule=s.rule,
+        action=s.action,
+        reason=s.reason,
+        approval=Approval(s.id, expires_at, s.action),
     )

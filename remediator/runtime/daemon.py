@@ -27,6 +27,7 @@ from remediator.core.engine import Engine
 from remediator.core.events import Event, Tick
 from remediator.core.rules import AlertTrigger
 from remediator.core.snapshot import snapshot
+from remediator.http import approvals as approval_http
 from remediator.http.admin import routes as admin_routes
 from remediator.http.intake import PATH as INTAKE_PATH
 from remediator.http.server import HttpServer, Routes, make_app
@@ -101,6 +102,7 @@ class Daemon:
                 recording.write(event_to_json(event, now) + "\n")
 
             self.driver.recorder = record
+        asked, answered = approval_http.routes(self.parts.secrets.admin_token, self.parts.operator)
         self.http = HttpServer(
             make_app(
                 Routes(
@@ -111,7 +113,9 @@ class Daemon:
                     extra={
                         ("POST", INTAKE_PATH): self.parts.intake,
                         **admin_routes(self.parts.secrets.admin_token, self.parts.operator),
+                        **asked,
                     },
+                    prefixed=answered,
                 )
             ),
             config.server.host,
@@ -367,8 +371,10 @@ class Daemon:
     def _update_gauges(self, now: float) -> None:
         with self.driver.lock:
             snap = snapshot(self.driver.engine, now)
+            waiting = {t for t, a in self.driver.engine.approvals.items() if not a.approved}
         for t in snap["targets"]:
             self.metrics.paused.labels(target=t["name"]).set(1 if t["paused"] else 0)
+            self.metrics.approvals_pending.labels(target=t["name"]).set(t["name"] in waiting)
             for r in t["rules"]:
                 self.metrics.cooldown_remaining.labels(rule=r["rule"], target=t["name"]).set(
                     r["cooldown_remaining_seconds"]

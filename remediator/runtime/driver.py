@@ -22,6 +22,8 @@ from remediator.clock import Clock
 from remediator.config.health import HealthCheck
 from remediator.core.decisions import (
     Act,
+    ApprovalRequested,
+    ApprovalSettled,
     BreakerChanged,
     CheckFirst,
     Decision,
@@ -46,7 +48,7 @@ from remediator.ncp.results import ClusterStatus
 from remediator.notify import messages
 from remediator.notify.sinks import Router
 from remediator.probe import cluster as cluster_look
-from remediator.runtime import remedies, report
+from remediator.runtime import approvals, remedies, report
 from remediator.runtime.alertqueue import AlertQueue
 from remediator.runtime.notices import Notices
 from remediator.runtime.runner import Runner
@@ -268,6 +270,10 @@ class Driver:
                 notices = self.notices.route(messages.breaker(out, self._cluster_no(out.target)))
                 report.record_breaker(out, self.ledger, self.metrics, notices)
                 self.notices.written(notices)
+            case ApprovalRequested():
+                approvals.record_request(out, self.ledger, self.notices)
+            case ApprovalSettled():
+                approvals.record_settled(out, self.ledger, self.notices)
             case _:
                 assert_never(out)
 

@@ -1,5 +1,6 @@
-"""What operators can do to a daemon's decisions: pause, resume, restart — one implementation,
-used by the admin API of a running daemon and by the commands when no daemon runs."""
+"""What operators can do to a daemon's decisions: pause, resume, restart, approve and deny — one
+implementation, used by the admin API of a running daemon and by the commands when no daemon
+runs."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from remediator.clock import Clock
-from remediator.core.decisions import BreakerChanged, Decision, Output
-from remediator.core.events import ManualRestart, Pause, Resume
+from remediator.core.approval import pending_by_id
+from remediator.core.decisions import ApprovalSettled, BreakerChanged, Decision, Output
+from remediator.core.events import ApprovalAnswer, ManualRestart, Pause, Resume
 from remediator.core.guardrails import MANUAL
 from remediator.core.rules import ACTIONS, blast_radius_of, manual_plan
 from remediator.notify import messages
+from remediator.runtime import approvals
 from remediator.runtime.driver import Driver
 from remediator.store import Ledger
 from remediator.timetext import iso
@@ -139,6 +142,64 @@ class Operator:
             "reason": decision.reason,
             "detail": decision.detail,
         }
+
+    def approvals(self) -> list[dict[str, Any]]:
+        """The approvals waiting for an answer (see `runtime.approvals.pending`)."""
+        with self.driver.lock:
+            return approvals.pending(self.driver.engine, self.clock.now())
+
+    def answer(self, approval: str, approve: bool, reason: str, by: str) -> dict[str, Any]:
+        """Approve or deny a pending approval, as `by`; on approval, what the look before acting
+        that it asks for decided (acted, or why not)."""
+        if not reason.strip():
+            raise ValueError("a reason is required")
+        now = self.clock.now()
+        with self.driver.lock:
+            found = pending_by_id(self.driver.engine.state, approval)
+        if found is None or found.approved or now >= found.expires_at:
+            known = self.ledger.approval(approval)
+            if known is None:
+                raise LookupError(f"no approval {approval!r} (`remediator approvals` lists them)")
+            state = "being acted on" if found is not None else known.status
+            raise ValueError(f"approval {approval} is no longer pending: it is {state}")
+        target, rule = found.target, found.rule
+        decided = threading.Event()
+        seen: list[Decision] = []
+
+        def listen(out: Output) -> None:
+            if out.target == target and out.rule == rule and isinstance(out, Decision):
+                seen.append(out)
+                decided.set()
+
+        self.driver.listeners.append(listen)
+        try:
+            outputs = self.driver.feed(ApprovalAnswer(approval, approve, by, reason, now))
+            if not any(isinstance(o, ApprovalSettled) for o in outputs):
+                raise ValueError(f"approval {approval} is no longer pending")
+            if self._drain is not None:
+                self._drain()
+            decided.wait(self._wait)
+        finally:
+            self.driver.listeners.remove(listen)
+        result: dict[str, Any] = {
+            "id": approval,
+            "decision": "approve" if approve else "deny",
+            "by": by,
+            "target": target,
+            "rule": rule,
+            "action": found.action,
+            "blast_radius": blast_radius_of(found.action),
+        }
+        decision = seen[-1] if seen else None
+        if decision is None:
+            result |= {"outcome": "pending", "detail": "no decision yet; see status"}
+        else:
+            result |= {
+                "outcome": decision.outcome,
+                "reason": decision.reason,
+                "detail": decision.detail,
+            }
+        return result
 
     def _default_action(self, target: str) -> str:
         """The first step of the target's first rule: never a cluster-wide guess."""

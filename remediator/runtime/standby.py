@@ -22,6 +22,7 @@ from remediator.clock import Clock
 from remediator.config.loader import Config
 from remediator.errors import LedgerUnavailable
 from remediator.http.admin import PAUSE, RESTART, RESUME
+from remediator.http.approvals import ANSWER
 from remediator.http.intake import PATH as INTAKE_PATH
 from remediator.http.server import (
     Environ,
@@ -71,7 +72,14 @@ def wait_for_ledger(
     }
     server = HttpServer(
         make_app(
-            Routes(registry, healthy=lambda: True, ready=lambda: False, status=status, extra=extra)
+            Routes(
+                registry,
+                healthy=lambda: True,
+                ready=lambda: False,
+                status=status,
+                extra=extra,
+                prefixed={("POST", ANSWER): unavailable},
+            )
         ),
         config.server.host,
         config.server.port,

@@ -243,6 +243,7 @@ def make_engine(
         breakers=breakers,
         pauses=ledger.active_pauses(now),
         decided_episodes=ledger.settled_episodes(now - EPISODE_MEMORY),
+        approvals=ledger.approvals_since(now - horizon),
         now=now,
     )
     for rec in records if announce else ():

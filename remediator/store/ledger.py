@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from remediator.core.events import AlertEvent
-from remediator.core.state import ActionRecord, PauseRecord
+from remediator.core.state import ActionRecord, ApprovalRecord, PauseRecord
 from remediator.store.outbox import OutboxEntry, PendingNotification
 
 
@@ -152,6 +152,47 @@ class Ledger(Protocol):
 
     def active_pauses(self, now: float) -> list[PauseRecord]:
         """Pauses that have not expired or been lifted."""
+        ...
+
+    # -- approvals (see store/approvals.py) --------------------------------------------------
+
+    def record_approval(
+        self,
+        *,
+        id: str,
+        rule: str,
+        target: str,
+        cluster_no: str,
+        action: str,
+        step: int,
+        trigger: str,
+        reason: str,
+        at: float,
+        expires_at: float,
+        notices: Sequence[OutboxEntry] = (),
+    ) -> None:
+        """A pending approval, with its `approval_requested` notification."""
+        ...
+
+    def resolve_approval(
+        self,
+        id: str,
+        *,
+        status: str,
+        at: float,
+        by: str,
+        reason: str,
+        notices: Sequence[OutboxEntry] = (),
+    ) -> None:
+        """Settle a pending approval (approved, denied, expired), with its notification."""
+        ...
+
+    def approvals_since(self, since: float) -> list[ApprovalRecord]:
+        """Every approval still pending, and every one asked for at or after `since`."""
+        ...
+
+    def approval(self, id: str) -> ApprovalRecord | None:
+        """The approval called `id`, whatever became of it."""
         ...
 
     # -- the notification outbox (see store/outbox.py) --------------------------------------

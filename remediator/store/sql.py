@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from remediator.core.events import AlertEvent
 from remediator.core.state import ActionRecord, PauseRecord
-from remediator.store import outbox
+from remediator.store import approvals, outbox
+from remediator.store.approvals import ApprovalsSql
 from remediator.store.ledger import LedgerAction
 from remediator.store.outbox import OutboxEntry, OutboxSql
 from remediator.store.receipts import AlertReceipts, Row
@@ -79,8 +80,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE actions ADD COLUMN step INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE actions ADD COLUMN nodes TEXT NOT NULL DEFAULT ''",
     ),
-    # Humans in the loop (SPEC section 10): the notification outbox.
-    3: outbox.TABLES,
+    # Humans in the loop (SPEC section 10): the notification outbox, and approvals.
+    3: (*outbox.TABLES, *approvals.TABLES),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 _ALL = "*"
@@ -88,7 +89,7 @@ _ALL = "*"
 _COLUMNS = "rule, target, action, mode, intent_at, result, outcome_at, remediation, step"
 
 
-class SqlLedger(AlertReceipts, OutboxSql):
+class SqlLedger(AlertReceipts, OutboxSql, ApprovalsSql):
     """The ledger over one connection that a backend opens; safe to share between threads."""
 
     def close(self) -> None:
