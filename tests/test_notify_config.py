@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from remediator.cli import main
 from remediator.config.loader import Config, load_config, resolve_secrets
 from remediator.config.notifymodel import NOTIFY_EVENTS
 from remediator.errors import ConfigError
@@ -115,3 +116,30 @@ def test_an_unreadable_url_is_a_located_problem(tmp_path: Path) -> None:
     )
     (url,) = [s for ref, s in secrets.by_ref.items() if ref == SecretRef("env", "SLACK_URL")]
     assert url.reveal() == SLACK_URL and SLACK_URL not in repr(url)
+
+
+def test_check_names_the_sinks_and_the_rules_that_ask_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(
+        "rules:\n"
+        "  - name: cmak-wedged\n"
+        "    trigger: {probe: {failures: 10, of: 10}}\n"
+        "    action: restart_all_services\n"
+        "    max_blast_radius: cluster\n"
+        "    mode: approve\n"
+    )
+    sinks = (
+        "  - {name: oncall, kind: slack, url: {env: SLACK_URL}, events: [acted, paused]}\n"
+        "  - {name: audit, kind: webhook, url: {env: SLACK_URL}, targets: ['ord*']}\n"
+        "rules: [rules/*.yaml]"
+    )
+    (tmp_path / "remediator.yaml").write_text(MAIN % sinks)
+    assert main(["check", "--no-secrets", "-c", str(tmp_path / "remediator.yaml")]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "cmak-wedged: restart_all_services (cluster: every broker and ZooKeeper restart at "
+        "once); each step waits for a human's approval (mode approve)",
+        "notify oncall (slack, targets *): acted, paused",
+        "notify audit (webhook, targets ord*): every event",
+    ]

@@ -186,6 +186,8 @@ def test_in_a_standby_pair_the_daemon_that_takes_over_sends_what_was_pending(
         metrics = requests.get(f"http://127.0.0.1:{standby.port}/metrics", timeout=5).text
         assert "remediator_standby 1.0" in metrics
         assert "remediator_notifications_total{" not in metrics, "a standby sends nothing"
+        listed = requests.get(f"http://127.0.0.1:{standby.port}/api/v1/approvals", timeout=5)
+        assert listed.status_code == 503, "the approvals are the active daemon's"
         active.kill()
         pending = [nid for nid, status, _ in standby.outbox() if status == "pending"]
         assert pending
