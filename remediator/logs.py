@@ -27,11 +27,13 @@ def setup(level: str = "INFO", stream: TextIO | None = None, json_lines: bool = 
     root.setLevel(level)
     root.propagate = False
     # APScheduler logs every job run at INFO; keep its warnings (missed runs) only. waitress
-    # warns "Task queue depth is N" under any burst: a normal condition, not news.
+    # warns "Task queue depth is N" under any burst: a normal condition, not news. urllib3's
+    # debug lines quote each request's path, and a Slack or Teams webhook's path is its secret.
     for name, lvl in (
         ("apscheduler", logging.WARNING),
         ("waitress", logging.WARNING),
         ("waitress.queue", logging.ERROR),
+        ("urllib3", logging.WARNING),
     ):
         other = logging.getLogger(name)
         other.setLevel(lvl)

@@ -129,6 +129,23 @@ class Metrics:
             "remediator_build_info", "remediator build information.", ["version"], registry=r
         )
         self.build_info.labels(version=__version__).set(1)
+        self.notifications = Counter(
+            "remediator_notifications_total",
+            "Notification delivery attempts by sink, event and result (sent/retried/failed).",
+            ["sink", "event", "result"],
+            registry=r,
+        )
+        self.notifications_pending = Gauge(
+            "remediator_notifications_pending",
+            "Notifications in the outbox waiting to be sent.",
+            registry=r,
+        )
+        self.approvals_pending = Gauge(
+            "remediator_approvals_pending",
+            "A restart of the target waits for a human's approval (1).",
+            ["target"],
+            registry=r,
+        )
         self.standby = Gauge(
             "remediator_standby",
             "1 while this process stands by for a PostgreSQL ledger another daemon holds.",
@@ -160,9 +177,17 @@ class Metrics:
         for target in targets:
             self.target_up.labels(target=target)
             self.paused.labels(target=target)
+            self.approvals_pending.labels(target=target)
         for rule, target in rule_targets:
             self.breaker_open.labels(rule=rule, target=target)
             self.cooldown_remaining.labels(rule=rule, target=target)
             # Counters too, so that rate() and increase() see their first event.
             for outcome in ("recovered", "not_recovered"):
                 self.remediations.labels(rule=rule, target=target, outcome=outcome)
+
+    def declare_notifications(self, sinks: list[tuple[str, tuple[str, ...]]]) -> None:
+        """Create each (sink, event, result) counter at 0, for the events each sink takes."""
+        for sink, events in sinks:
+            for event in events:
+                for result in ("sent", "retried", "failed"):
+                    self.notifications.labels(sink=sink, event=event, result=result)

@@ -34,7 +34,8 @@ class Harness:
     def __init__(self, tmp: Path, sb: Sandbox, clock: FakeClock, rules: str, **kw: str) -> None:
         self.sb, self.clock, self.tmp = sb, clock, tmp
         self.rules = rules
-        self.extra = kw  # guardrails=..., server=..., cluster_health=... YAML fragments
+        # guardrails=..., server=..., state=..., cluster_health=..., notify=... YAML fragments
+        self.extra = kw
         self.executor = DeferredExecutor()
         self.daemon = self._build()
 
@@ -63,10 +64,11 @@ ncp:
   secret_key: {{env: SK}}
   timeout: 1s
 server: {{{self.extra.get("server", 'listen: "127.0.0.1:0"')}}}
-state: {{path: "{self.tmp / "state.db"}"}}
+state: {{{self.extra.get("state", f'path: "{self.tmp / "state.db"}"')}}}
 guardrails: {self.extra.get("guardrails", "{}")}
 targets:{targets}
 rules: [rules/*.yaml]
+notify: {self.extra.get("notify", "[]")}
 """
         )
         config = load_config(self.tmp / "remediator.yaml")

@@ -242,7 +242,7 @@ CASES: dict[str, tuple[str, str, str]] = {
         replace(RULES, "    action: restart_cmak\n", "    action: restart_cmak\n    acton: x\n"),
         "rules/cmak.yaml:7: rules[0].acton: unknown key (expected one of: name, targets, "
         "trigger, action, actions, fallback_action, max_blast_radius, cooldown, budget, verify, "
-        "mode)",
+        "mode, approval_timeout)",
     ),
     "duplicate key": (
         replace(MAIN, "  region: KR\n", "  region: KR\n  region: SGN\n"),

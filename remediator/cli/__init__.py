@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from remediator import __version__
-from remediator.cli import check, discover, explain, operator, rehearse, run
+from remediator.cli import approvals, check, discover, explain, operator, rehearse, run
 from remediator.cli.common import EXIT_USAGE, Handler
 
 __all__ = ["build_parser", "main"]
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_parser(sub)
     run.add_parser(sub)
     operator.add_parsers(sub)
+    approvals.add_parsers(sub)
     explain.add_parser(sub)
     rehearse.add_parsers(sub)
     discover.add_parser(sub)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,19 +98,21 @@ def discover(
         for located in exc.problems:
             print(located, file=sys.stderr)
         return EXIT_USAGE
-    _quiet_client_log()
     timeout = config.ncp.timeout
-    with CdssClient(
-        credentials=Credentials(secrets.access_key, secrets.secret_key),
-        clock=clock or SystemClock(),
-        site=config.ncp.site,
-        region=config.ncp.region,
-        endpoint=config.ncp.endpoint,
-        read_timeout=timeout,
-        deadline=max(30.0, 3 * timeout),
-        max_attempts=3,
-        pool_size=1,
-    ) as client:
+    with (
+        _quiet_client_log(),
+        CdssClient(
+            credentials=Credentials(secrets.access_key, secrets.secret_key),
+            clock=clock or SystemClock(),
+            site=config.ncp.site,
+            region=config.ncp.region,
+            endpoint=config.ncp.endpoint,
+            read_timeout=timeout,
+            deadline=max(30.0, 3 * timeout),
+            max_attempts=3,
+            pool_size=1,
+        ) as client,
+    ):
         try:
             found = [
                 Found(region, cluster)
@@ -135,15 +138,18 @@ def discover(
     return EXIT_OK
 
 
-def _quiet_client_log() -> None:
-    """Keep the client's per-attempt warnings off the terminal: the one error line says it all.
-
-    Without a handler, Python would print them through its last-resort handler. A NullHandler
-    leaves the logger's level and propagation alone (tests capture through the root logger).
-    """
-    log = logging.getLogger("remediator")
-    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
-        log.addHandler(logging.NullHandler())
+@contextmanager
+def _quiet_client_log() -> Iterator[None]:
+    """Keep the client's per-attempt warnings off the terminal while it lists: the one error
+    line says it all. Whatever handlers logging has (none: Python's last-resort handler would
+    print them), the client's logger says nothing below ERROR meanwhile, and is restored."""
+    log = logging.getLogger("remediator.ncp")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _usage(message: str) -> int:

@@ -53,6 +53,13 @@ def render_status(data: dict[str, Any]) -> str:
         f"fleet: {fleet['in_flight']}/{fleet['max_concurrent_actions']} in flight, "
         f"{fleet['actions_last_hour']}/{fleet['max_actions_per_hour']} actions in the last hour",
     ]
+    for a in data.get("approvals") or []:
+        lines += [
+            "",
+            f"approval {a['id']} waiting: {a['action']} on {a['target']} (blast radius "
+            f"{a['blast_radius']}), rule {a['rule']}, until {a['expires_at']} — remediator "
+            f"approve|deny {a['id']} --reason ...",
+        ]
     actions = data.get("recent_actions") or []
     if actions:
         lines += ["", "recent actions:"]

@@ -21,6 +21,7 @@ from remediator.config.crosscheck import Located, check_rules, check_targets
 from remediator.config.health import ClusterCheck, HealthCheck
 from remediator.config.messages import describe
 from remediator.config.model import Guardrails, Ncp, Section, Server, State, Target
+from remediator.config.notifymodel import NotifySink
 from remediator.config.rulemodel import Rule
 from remediator.config.secrets import Secrets, SecretUse, resolve_secrets
 from remediator.config.yamlload import KeyPath, YamlDocument, format_path, load_yaml
@@ -53,6 +54,7 @@ class Config(Section):
     guardrails: Guardrails
     targets: tuple[Target, ...]
     rules: tuple[Rule, ...]
+    notify: tuple[NotifySink, ...] = ()
     warnings: tuple[str, ...] = ()
     secret_uses: tuple[SecretUse, ...] = ()
 
@@ -118,6 +120,7 @@ def _core_rule(rule: Rule) -> core.Rule:
             grace=rule.verify.grace, successes=rule.verify.successes, timeout=rule.verify.timeout
         ),
         mode=rule.mode,
+        approval_timeout=rule.approval_timeout,
     )
 
 
@@ -130,6 +133,7 @@ class _MainFile(Section):
     guardrails: Any = None
     targets: Any = None
     rules: Any = None
+    notify: Any = None
 
 
 class _RulesFile(Section):
@@ -223,6 +227,7 @@ def load_config(path: Path) -> Config:
         )
     ]
     rules = _load_rules(loader, doc, root.get("rules"))
+    sinks = _load_sinks(loader, doc, root.get("notify"))
 
     raw_ncp = root.get("ncp")
     site = (
@@ -248,9 +253,29 @@ def load_config(path: Path) -> Config:
         guardrails=guardrails,
         targets=tuple(t for t, _ in valid_targets),
         rules=tuple(r for r, _ in valid_rules),
+        notify=tuple(s for s, _ in sinks),
         warnings=tuple(loader.warnings),
-        secret_uses=_secret_uses(doc, ncp, server, valid_targets),
+        secret_uses=_secret_uses(doc, ncp, server, valid_targets, sinks),
     )
+
+
+def _load_sinks(loader: _Loader, doc: YamlDocument, data: Any) -> list[tuple[NotifySink, KeyPath]]:
+    """The `notify:` sinks, each validated on its own; their names are unique."""
+    out: list[tuple[NotifySink, KeyPath]] = []
+    firsts: dict[str, int] = {}
+    for at, item in _located(loader.items(data, doc, ("notify",)), doc, "notify"):
+        name = at.raw.get("name")
+        if isinstance(name, str):
+            line = doc.line_of((*at.path, "name"))
+            first = firsts.setdefault(name, line)
+            if first != line:
+                loader.add(
+                    doc, (*at.path, "name"), f"duplicate sink {name!r} (first on line {first})"
+                )
+        sink = loader.validate(NotifySink, item, doc, at.path)
+        if sink is not None:
+            out.append((sink, at.path))
+    return out
 
 
 def _load_rules(
@@ -303,7 +328,11 @@ def _located(items: list[Any], doc: YamlDocument, key: str) -> list[tuple[Locate
 
 
 def _secret_uses(
-    doc: YamlDocument, ncp: Ncp, server: Server, targets: Iterable[tuple[Target, Located]]
+    doc: YamlDocument,
+    ncp: Ncp,
+    server: Server,
+    targets: Iterable[tuple[Target, Located]],
+    sinks: Iterable[tuple[NotifySink, KeyPath]] = (),
 ) -> tuple[SecretUse, ...]:
     def use(
         path: KeyPath, at: YamlDocument, ref: SecretRef | None, role: NcpKeyRole | None = None
@@ -322,4 +351,6 @@ def _secret_uses(
         if target.health.basic_auth is not None:
             path = (*at.path, "health", "basic_auth", "password")
             uses.append(use(path, at.doc, target.health.basic_auth.password))
+    for sink, path in sinks:
+        uses.append(use((*path, "url"), doc, sink.url))
     return tuple(uses)

@@ -13,6 +13,7 @@ from pydantic import Field, Strict, model_validator
 
 from remediator.config.model import Count, Duration, Name, Section, Text, fail
 from remediator.core.rules import (
+    DEFAULT_APPROVAL_TIMEOUT,
     DEFAULT_MAX_BLAST_RADIUS,
     ActionName,
     BlastRadius,
@@ -94,6 +95,8 @@ class Rule(Section):
     budget: Budget = Budget()
     verify: Verify = Verify()
     mode: Mode = "enforce"
+    # mode: approve — how long a pending approval waits for a human before it expires.
+    approval_timeout: Duration = DEFAULT_APPROVAL_TIMEOUT
 
     @model_validator(mode="after")
     def _one_ladder(self) -> Rule:

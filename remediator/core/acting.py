@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from remediator.core.approved import approved_for, on_approved_look
 from remediator.core.decisions import Output
 from remediator.core.events import PreflightResult
 from remediator.core.guardrails import local_guard, manual_guard
@@ -18,6 +19,9 @@ def on_preflight(state: EngineState, p: PreflightResult, now: float) -> list[Out
     if st is None or rule is None or st.pending_token != p.token:
         return []
     st.pending_token = None
+    pending = approved_for(state, rule, p)
+    if pending is not None:
+        return on_approved_look(state, rule, pending, p, now)
     flight = state.targets[p.target].in_flight
     if flight is not None and flight.rule == rule.name and flight.phase == "escalating":
         return next_step_look(state, rule, flight, p, now)

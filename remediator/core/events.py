@@ -122,6 +122,17 @@ class ManualRestart:
     allow_fallback: bool = False  # may fall back to a wider blast radius than `action`
 
 
+@dataclass(frozen=True)
+class ApprovalAnswer:
+    """A human's answer to a pending approval (`remediator approve|deny ID --reason`)."""
+
+    id: str
+    approve: bool
+    by: str
+    reason: str
+    at: float
+
+
 Event = (
     ProbeResult
     | AlertEvent
@@ -131,4 +142,5 @@ Event = (
     | Pause
     | Resume
     | ManualRestart
+    | ApprovalAnswer
 )

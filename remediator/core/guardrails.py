@@ -1,4 +1,5 @@
-"""The guards that need no I/O: in progress, pause, cooldown, budget, breaker, fleet limits."""
+"""The guards that need no I/O: in progress, approvals, pause, cooldown, budget, breaker, fleet
+limits."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from remediator.core.state import MANUAL, EngineState, RuleState
 __all__ = [
     "MANUAL",
     "Blocked",
+    "approval_hold",
     "cooldown_remaining",
     "fleet_guard",
     "ladder_guard",
@@ -26,6 +28,9 @@ def local_guard(state: EngineState, rule: Rule, target: str, now: float) -> Bloc
     flight = state.targets[target].in_flight
     if flight is not None:
         return "in_progress", f"{flight.action} by rule {flight.rule} is {flight.phase}"
+    hold = approval_hold(state, rule.name, target, now)
+    if hold is not None:
+        return hold
     paused, why = state.paused(target, now)
     if paused:
         return "paused", f"paused: {why}"
@@ -40,6 +45,23 @@ def local_guard(state: EngineState, rule: Rule, target: str, now: float) -> Bloc
     if held is not None:
         return "breaker", held
     return fleet_guard(state, now, rule.evidence)
+
+
+def approval_hold(state: EngineState, rule: str, target: str, now: float) -> Blocked | None:
+    """An approval that holds `rule` on `target`: one pending for the target (at most one per
+    target, whichever rule asked), or a recent denial or expiry of this rule's."""
+    pending = state.approvals.get(target)
+    if pending is not None:
+        if pending.approved:
+            what = f"{pending.action} was approved; the look before acting is under way"
+        else:
+            what = f"approval {pending.id} for {pending.action} (rule {pending.rule}) is pending"
+        return "awaiting_approval", what
+    declined = state.declined.get((rule, target))
+    if declined is not None and now < declined.until:
+        left = declined.until - now
+        return declined.reason, f"{declined.detail}; not asking again for {left:.0f}s"
+    return None
 
 
 def ladder_guard(state: EngineState, rule: Rule, target: str, now: float) -> Blocked | None:
@@ -81,6 +103,12 @@ def manual_guard(state: EngineState, rule: Rule, target: str, now: float) -> Blo
     flight = state.targets[target].in_flight
     if flight is not None:
         return "in_progress", f"{flight.action} by rule {flight.rule} is {flight.phase}"
+    pending = state.approvals.get(target)
+    if pending is not None:
+        return (
+            "awaiting_approval",
+            f"approval {pending.id} for {pending.action} is open: approve or deny it instead",
+        )
     paused, why = state.paused(target, now)
     if paused:
         return "paused", f"paused: {why}"

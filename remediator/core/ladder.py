@@ -9,6 +9,7 @@ to the next, whose guards are checked again on a fresh look. An exhausted ladder
 
 from __future__ import annotations
 
+from remediator.core.approval import request
 from remediator.core.decisions import Act, Output
 from remediator.core.events import PreflightResult
 from remediator.core.guardrails import Blocked, ladder_guard, passed_summary
@@ -39,16 +40,33 @@ def step_condition(rule: Rule, step: int, p: PreflightResult) -> Blocked | None:
     return None
 
 
-def take(state: EngineState, trip: Trip, p: PreflightResult, now: float, step: int) -> list[Output]:
+def take(  # noqa: PLR0913 - a step's trip and look; the rest by keyword
+    state: EngineState,
+    trip: Trip,
+    p: PreflightResult,
+    now: float,
+    step: int,
+    *,
+    approved: bool = False,
+) -> list[Output]:
     """Every guard passed for `step`: take it, or hand over when it cannot be taken."""
     held = step_condition(trip.rule, step, p)
     if held is not None:
         return not_taken(state, trip, step, held, now)
-    return act(state, trip, p, now, step)
+    return act(state, trip, p, now, step, approved=approved)
 
 
-def act(state: EngineState, trip: Trip, p: PreflightResult, now: float, step: int) -> list[Output]:
-    """Decide to send `step`'s action (or, in shadow mode, that it would be) and say why."""
+def act(  # noqa: PLR0913 - a step's trip and look; the rest by keyword
+    state: EngineState,
+    trip: Trip,
+    p: PreflightResult,
+    now: float,
+    step: int,
+    *,
+    approved: bool = False,
+) -> list[Output]:
+    """Decide to send `step`'s action (in shadow mode, that it would be; in approve mode, to ask
+    a human first, unless `approved`) and say why."""
     rule, target, trigger = trip.rule, trip.target, trip.trigger
     action = rule.steps[step]
     st = rule_state(state, trip)
@@ -61,6 +79,10 @@ def act(state: EngineState, trip: Trip, p: PreflightResult, now: float, step: in
     what = f"{action} ({step_words(rule, step)}): {REMEDIES[action].effect}"
     if action == "restart_kafka_node":
         what += f" [{p.nodes_detail or ', '.join(map(str, p.nodes or ()))}]"
+    if rule.mode == "approve":
+        if not approved:
+            return request(state, trip, step, now, what=what, why=why)
+        why = f"approved, and checked again: {why}"
     st.action_times.append(now)
     if flight is None or not flight.sent_any:
         st.started_times.append(now)
@@ -155,10 +177,17 @@ def escalate(state: EngineState, flight: InFlight, rule: Rule, now: float, step:
     flight.look_again_at = now
 
 
-def next_step_look(
-    state: EngineState, rule: Rule, flight: InFlight, p: PreflightResult, now: float
+def next_step_look(  # noqa: PLR0913 - a step's trip and look; the rest by keyword
+    state: EngineState,
+    rule: Rule,
+    flight: InFlight,
+    p: PreflightResult,
+    now: float,
+    *,
+    approved: bool = False,
 ) -> list[Output]:
-    """The look before a ladder's next step: recovered meanwhile, wait, stop, or take it."""
+    """The look before a ladder's next step: recovered meanwhile, wait, stop, or take it
+    (`approved`: a human approved the step, and this look was asked for it)."""
     target = p.target
     trip = Trip(rule, target, flight.trigger)
     step, action = flight.step, rule.steps[flight.step]
@@ -176,7 +205,7 @@ def next_step_look(
         held = ladder_guard(state, rule, target, now)
     if held is None:
         st.last_reason = None
-        return take(state, trip, p, now, step)
+        return take(state, trip, p, now, step, approved=approved)
     reason, detail = held
     if reason in _STOPS_LADDER or now >= flight.deadline:
         said = f"{action} held back: {detail}; the ladder stops"

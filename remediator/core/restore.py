@@ -9,10 +9,14 @@ from remediator.core.manual import manual_rule
 from remediator.core.state import (
     MANUAL,
     ActionRecord,
+    ApprovalRecord,
+    Declined,
+    DeclinedReason,
     EngineState,
     EpisodeState,
     InFlight,
     PauseRecord,
+    PendingApproval,
 )
 
 
@@ -23,12 +27,17 @@ def restore(  # noqa: PLR0913 - one keyword per kind of ledger record
     breakers: Iterable[tuple[str, str]] = (),
     pauses: Iterable[PauseRecord] = (),
     decided_episodes: Iterable[tuple[str, str, str, float]] = (),
+    approvals: Iterable[ApprovalRecord] = (),
     now: float,
 ) -> None:
-    """Rebuild cooldowns, budgets, breakers, pauses and unfinished work from the ledger.
+    """Rebuild cooldowns, budgets, breakers, pauses, approvals and unfinished work from the
+    ledger.
 
     An action whose outcome was never recorded (a crash mid-call) counts as sent with an
-    unknown outcome: it spends cooldown and budget and is verified, never resent.
+    unknown outcome: it spends cooldown and budget and is verified, never resent. A pending
+    approval is pending again (it expires when it would have); a recent denial or expiry holds
+    its rule as before; an approval approved but not yet acted on is spent (the next trip asks
+    again).
     """
     latest: dict[str, ActionRecord] = {}
     previous: dict[tuple[str, str], ActionRecord] = {}
@@ -65,6 +74,39 @@ def restore(  # noqa: PLR0913 - one keyword per kind of ledger record
         state.episodes[(fingerprint, starts_at)] = EpisodeState(
             target=target, final=True, last_seen=last_seen
         )
+    for a in sorted(approvals, key=lambda r: r.requested_at):
+        _restore_approval(state, a, now)
+
+
+def _restore_approval(state: EngineState, a: ApprovalRecord, now: float) -> None:
+    rule = state.rules.get(a.rule)
+    if rule is None or a.target not in state.targets or not rule.applies_to(a.target):
+        return
+    if a.status == "pending" and a.step < len(rule.steps):
+        state.approvals[a.target] = PendingApproval(
+            id=a.id,
+            rule=a.rule,
+            target=a.target,
+            action=a.action,
+            step=a.step,
+            trigger="alert" if a.trigger == "alert" else "probe",
+            reason=a.reason,
+            requested_at=a.requested_at,
+            expires_at=a.expires_at,
+            detected_at=a.requested_at,
+        )
+        # A ladder that was waiting for this approval waits for it again, not for a look.
+        state.looks_due.pop(a.target, None)
+    elif a.status in ("denied", "expired") and a.resolved_at is not None:
+        until = a.resolved_at + rule.cooldown
+        if until > now:
+            reason: DeclinedReason = (
+                "approval_denied" if a.status == "denied" else "approval_expired"
+            )
+            detail = f"approval {a.id} for {a.action} was {a.status}" + (
+                f" by {a.resolved_by}: {a.resolution}" if a.resolved_by else f": {a.resolution}"
+            )
+            state.declined[(a.rule, a.target)] = Declined(reason, detail, until)
 
 
 def _resume(state: EngineState, rec: ActionRecord, started: float, now: float) -> None:
@@ -119,6 +161,11 @@ def adopt(state: EngineState, old: EngineState) -> None:
     state.next_token = old.next_token
     state.wake_at = -math.inf  # adopted work has deadlines of its own
     state.episodes.update(old.episodes)
+    # Approvals go on under the new rules while their rule and target still exist.
+    state.approvals = {
+        t: a for t, a in old.approvals.items() if a.rule in state.rules and t in state.targets
+    }
+    state.declined = {k: d for k, d in old.declined.items() if k in state.rule_states}
     for name, ts in state.targets.items():
         before = old.targets.get(name)
         if before is None:

@@ -20,6 +20,8 @@ from typing import assert_never
 
 from remediator.core.decisions import (
     Act,
+    ApprovalRequested,
+    ApprovalSettled,
     BreakerChanged,
     CheckFirst,
     Decision,
@@ -30,6 +32,7 @@ from remediator.core.decisions import (
 from remediator.core.events import (
     ActionOutcome,
     AlertEvent,
+    ApprovalAnswer,
     Event,
     ManualRestart,
     Pause,
@@ -244,8 +247,8 @@ class Narrator:
                 text, more = wording.outcome(event, self.rules.get(event.rule))
                 self.p.say(text, more, at=at)
                 self.marks.reach(at, f"outcome:{event.action}:{event.result}")
-            case AlertEvent() | Tick() | Pause() | Resume() | ManualRestart():
-                pass  # the demo sends no alerts, pauses or manual restarts; ticks tell nothing
+            case AlertEvent() | Tick() | Pause() | Resume() | ManualRestart() | ApprovalAnswer():
+                pass  # the demo sends no alerts, pauses, manual restarts or approvals
             case _:
                 assert_never(event)
 
@@ -275,6 +278,8 @@ class Narrator:
             case BreakerChanged():
                 self.p.say(wording.breaker(out), at=at)
                 self.marks.reach(at, f"breaker:{out.target}:{'open' if out.open else 'closed'}")
+            case ApprovalRequested() | ApprovalSettled():
+                pass  # the demo's rules do not ask a human first
             case _:
                 assert_never(out)
 

@@ -40,46 +40,63 @@ class Operations(Protocol):
     ) -> dict[str, Any]: ...
 
 
-def routes(token: Secret | None, ops: Operations) -> dict[tuple[str, str], WsgiApp]:
-    """The three POST routes, for `server.Routes.extra`."""
+class HttpError(Exception):
+    """Answer with `code` and `message` (raised by a route's call)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+Call = Callable[[dict[str, Any], Environ], object]
+
+
+def bearer_json(token: Secret | None, call: Call) -> WsgiApp:
+    """A POST route: the admin bearer token, a JSON object body of at most MAX_BODY, and `call`'s
+    answer as JSON (ValueError, TypeError, KeyError: 400; HttpError: its code)."""
     expected = None if token is None else f"Bearer {token.reveal()}".encode()
 
-    def endpoint(call: Callable[[dict[str, Any]], dict[str, Any]]) -> WsgiApp:
-        def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-            if expected is None:
-                return json_response(
-                    start_response, 403, {"error": "set server.admin_token to allow this"}
-                )
-            given = environ.get("HTTP_AUTHORIZATION", "").strip().encode()
-            if not hmac.compare_digest(given, expected):
-                return json_response(
-                    start_response,
-                    401,
-                    {"error": "missing or wrong bearer token"},
-                    [("WWW-Authenticate", "Bearer")],
-                )
-            length = environ.get("CONTENT_LENGTH") or "0"
-            if not length.isdigit() or int(length) > MAX_BODY:
-                return json_response(start_response, 413, {"error": "body too large"})
-            try:
-                body = json.loads(environ["wsgi.input"].read(int(length)) or b"{}")
-                if not isinstance(body, dict):
-                    raise ValueError("the body must be a JSON object")
-                return json_response(start_response, 200, call(body))
-            except (ValueError, TypeError, KeyError) as exc:
-                return json_response(start_response, 400, {"error": str(exc)[:300]})
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if expected is None:
+            return json_response(
+                start_response, 403, {"error": "set server.admin_token to allow this"}
+            )
+        given = environ.get("HTTP_AUTHORIZATION", "").strip().encode()
+        if not hmac.compare_digest(given, expected):
+            return json_response(
+                start_response,
+                401,
+                {"error": "missing or wrong bearer token"},
+                [("WWW-Authenticate", "Bearer")],
+            )
+        length = environ.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > MAX_BODY:
+            return json_response(start_response, 413, {"error": "body too large"})
+        try:
+            body = json.loads(environ["wsgi.input"].read(int(length)) or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            return json_response(start_response, 200, call(body, environ))
+        except HttpError as exc:
+            return json_response(start_response, exc.code, {"error": str(exc)[:300]})
+        except (ValueError, TypeError, KeyError) as exc:
+            return json_response(start_response, 400, {"error": str(exc)[:300]})
 
-        return app
+    return app
 
+
+def routes(token: Secret | None, ops: Operations) -> dict[tuple[str, str], WsgiApp]:
+    """The three POST routes, for `server.Routes.extra`."""
     return {
-        ("POST", PAUSE): endpoint(
-            lambda b: ops.pause(b.get("target"), float(b["seconds"]), str(b["reason"]))
+        ("POST", PAUSE): bearer_json(
+            token, lambda b, _e: ops.pause(b.get("target"), float(b["seconds"]), str(b["reason"]))
         ),
-        ("POST", RESUME): endpoint(
-            lambda b: ops.resume(b.get("target"), bool(b.get("reset_breaker", False)))
+        ("POST", RESUME): bearer_json(
+            token, lambda b, _e: ops.resume(b.get("target"), bool(b.get("reset_breaker", False)))
         ),
-        ("POST", RESTART): endpoint(
-            lambda b: ops.restart(
+        ("POST", RESTART): bearer_json(
+            token,
+            lambda b, _e: ops.restart(
                 str(b["target"]),
                 b.get("action"),
                 str(b["reason"]),
@@ -87,6 +104,6 @@ def routes(token: Secret | None, ops: Operations) -> dict[tuple[str, str], WsgiA
                 reset_breaker=bool(b.get("reset_breaker", False)),
                 dry_run=bool(b.get("dry_run", False)),
                 allow_fallback=bool(b.get("allow_fallback", False)),
-            )
+            ),
         ),
     }

@@ -29,6 +29,8 @@ class Routes:
     ready: Callable[[], bool]
     status: Callable[[], dict[str, Any]]
     extra: dict[tuple[str, str], WsgiApp] = field(default_factory=dict)
+    # Routes for every path under a prefix that ends with "/" (e.g. /api/v1/approvals/{id}).
+    prefixed: dict[tuple[str, str], WsgiApp] = field(default_factory=dict)
 
 
 def json_response(
@@ -48,8 +50,10 @@ _REASONS = {
     200: "OK",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    409: "Conflict",
     413: "Payload Too Large",
     415: "Unsupported Media Type",
     503: "Service Unavailable",
@@ -64,9 +68,20 @@ def make_app(routes: Routes) -> WsgiApp:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/")
         handler = routes.extra.get((method, path))
+        if handler is None:
+            handler = next(
+                (
+                    app
+                    for (m, prefix), app in routes.prefixed.items()
+                    if m == method and path.startswith(prefix) and len(path) > len(prefix)
+                ),
+                None,
+            )
         if handler is not None:
             return handler(environ, start_response)
-        if any(p == path for _m, p in routes.extra):
+        if any(p == path for _m, p in routes.extra) or any(
+            path.startswith(p) and len(path) > len(p) for _m, p in routes.prefixed
+        ):
             return json_response(start_response, 405, {"error": "method not allowed"})
         if method not in ("GET", "HEAD"):
             return json_response(start_response, 405, {"error": "method not allowed"})

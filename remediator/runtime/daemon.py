@@ -27,10 +27,12 @@ from remediator.core.engine import Engine
 from remediator.core.events import Event, Tick
 from remediator.core.rules import BLAST_RADIUS, AlertTrigger
 from remediator.core.snapshot import snapshot
+from remediator.http import approvals as approval_http
 from remediator.http.admin import routes as admin_routes
 from remediator.http.intake import PATH as INTAKE_PATH
 from remediator.http.server import HttpServer, Routes, make_app
 from remediator.metrics import Metrics
+from remediator.notify import messages
 from remediator.runtime.clusterlooks import ClusterLooks
 from remediator.runtime.driver import Driver
 from remediator.runtime.eventlog import event_to_json
@@ -100,6 +102,7 @@ class Daemon:
                 recording.write(event_to_json(event, now) + "\n")
 
             self.driver.recorder = record
+        asked, answered = approval_http.routes(self.parts.secrets.admin_token, self.parts.operator)
         self.http = HttpServer(
             make_app(
                 Routes(
@@ -110,7 +113,9 @@ class Daemon:
                     extra={
                         ("POST", INTAKE_PATH): self.parts.intake,
                         **admin_routes(self.parts.secrets.admin_token, self.parts.operator),
+                        **asked,
                     },
+                    prefixed=answered,
                 )
             ),
             config.server.host,
@@ -176,6 +181,7 @@ class Daemon:
         self.http.start()  # first: a taken address fails before anything runs
         self._schedule()
         self.scheduler.start()
+        self.parts.dispatcher.start()
         self._ready = True
         self.notifier.send(READY="1", STATUS=self._status_line())
         log.info(
@@ -243,10 +249,12 @@ class Daemon:
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error(f"reload refused: {problem}", extra={"event": "reload"})
-            return self._reload_failed(f"{len(exc.problems)} problem(s)")
+            return self._reload_failed(
+                f"{len(exc.problems)} problem(s)", [str(p) for p in exc.problems]
+            )
         except OSError as exc:
             log.error(f"reload refused: cannot read {old.path}: {exc}", extra={"event": "reload"})
-            return self._reload_failed(str(exc))
+            return self._reload_failed(str(exc), [f"cannot read {old.path}: {exc.strerror}"])
         for section in ("server", "state"):
             if getattr(new, section) != getattr(old, section):
                 log.warning(
@@ -260,12 +268,13 @@ class Daemon:
         self.metrics.config_last_reload_success.set(1)
         return True
 
-    def _reload_failed(self, why: str) -> bool:
+    def _reload_failed(self, why: str, problems: list[str]) -> bool:
         self.metrics.config_last_reload_success.set(0)
         log.error(
             f"reload refused ({why}): still running the previous configuration",
             extra={"event": "reload"},
         )
+        self.driver.notices.write(messages.reload_refused(problems, self.clock.now()))
         return False
 
     # -- scheduling ----------------------------------------------------------------------
@@ -277,6 +286,7 @@ class Daemon:
             [t.name for t in policy.targets],
             [(r.name, t.name) for t in policy.targets for r in policy.rules_for(t.name)],
         )
+        self.metrics.declare_notifications([(s.name, s.events) for s in self.config.notify])
 
     def _schedule(self, *, replace: bool = False) -> None:
         if replace:
@@ -362,8 +372,10 @@ class Daemon:
     def _update_gauges(self, now: float) -> None:
         with self.driver.lock:
             snap = snapshot(self.driver.engine, now)
+            waiting = {t for t, a in self.driver.engine.approvals.items() if not a.approved}
         for t in snap["targets"]:
             self.metrics.paused.labels(target=t["name"]).set(1 if t["paused"] else 0)
+            self.metrics.approvals_pending.labels(target=t["name"]).set(t["name"] in waiting)
             for r in t["rules"]:
                 self.metrics.cooldown_remaining.labels(rule=r["rule"], target=t["name"]).set(
                     r["cooldown_remaining_seconds"]

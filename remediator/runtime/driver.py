@@ -22,6 +22,8 @@ from remediator.clock import Clock
 from remediator.config.health import HealthCheck
 from remediator.core.decisions import (
     Act,
+    ApprovalRequested,
+    ApprovalSettled,
     BreakerChanged,
     CheckFirst,
     Decision,
@@ -43,9 +45,12 @@ from remediator.errors import NcpError, NcpNotFound
 from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient
 from remediator.ncp.results import ClusterStatus
+from remediator.notify import messages
+from remediator.notify.sinks import Router
 from remediator.probe import cluster as cluster_look
-from remediator.runtime import remedies, report
+from remediator.runtime import approvals, remedies, report
 from remediator.runtime.alertqueue import AlertQueue
+from remediator.runtime.notices import Notices
 from remediator.runtime.runner import Runner
 from remediator.store import Ledger
 
@@ -71,8 +76,11 @@ class Driver:
         executor: Executor,
         dry_run: bool = False,
         failpoint: str | None = None,
+        router: Router | None = None,
     ) -> None:
         self.engine = engine
+        # Where notifications go; they are written to the ledger with what causes them.
+        self.notices = Notices(ledger, router)
         self.ledger = ledger
         self.client = client
         self._probe = probe
@@ -90,6 +98,8 @@ class Driver:
         self._action_ids: dict[str, int] = {}
         self._intents: dict[Act, int] = {}
         self._path_ok: dict[str, bool] = {}
+        # The reason of each (rule, target)'s latest acted decision, for its `acted` notice.
+        self._acted_why: dict[tuple[str, str], str] = {}
         self._path_turn = -1
         # Whether the last signed read-only call succeeded (None: none made yet).
         self.action_path_up: bool | None = None
@@ -117,9 +127,12 @@ class Driver:
         checks: dict[str, HealthCheck],
         regions: dict[str, str],
         path_client: CdssClient | None = None,
+        router: Router | None = None,
     ) -> None:
         """Switch to a reloaded configuration's engine and collaborators (call under `lock`)."""
         self.engine, self.client, self._probe = engine, client, probe
+        if router is not None:
+            self.notices.router = router
         self.path_client = path_client or client
         self.checks, self.regions = checks, regions
 
@@ -215,6 +228,7 @@ class Driver:
                         f"{name}) is down: {exc}",
                         extra={"event": "action_path", "target": name, "up": False},
                     )
+                    self._notify_path(False, region, name, ref.cluster_no, str(exc))
                 continue
             self._path_ok[region] = True
             if was is False:
@@ -222,6 +236,15 @@ class Driver:
                     f"action path to CDSS ({region or 'default region'}) is back",
                     extra={"event": "action_path", "target": name, "up": True},
                 )
+                self._notify_path(True, region, name, ref.cluster_no, "")
+
+    def _notify_path(self, up: bool, region: str, name: str, cluster_no: str, detail: str) -> None:
+        now = self.clock.now()
+        self.notices.write(
+            messages.action_path(
+                up, region=region, checked_with=name, cluster_no=cluster_no, detail=detail, at=now
+            )
+        )
 
     def feed_alerts(self, alerts: list[AlertEvent]) -> None:
         """Hand webhook alerts to the engine, off the request thread (see `AlertQueue`)."""
@@ -233,23 +256,40 @@ class Driver:
         match out:
             case Decision():
                 report.record_decision(out, self.engine, self.ledger, self.metrics)
+                if out.outcome == "acted":
+                    self._acted_why[(out.rule, out.target)] = out.detail
             case CheckFirst():
                 pass  # answered by the runner, off the lock
             case Act():
                 self._record_intent(out)
             case Remediated():
-                report.record_remediation(out, self.ledger, self.metrics)
+                notices = self.notices.route(messages.remediated(out, self._cluster_no(out.target)))
+                report.record_remediation(out, self.ledger, self.metrics, notices)
                 self._action_ids.pop(out.target, None)
+                self.notices.written(notices)
             case Escalated():
                 report.record_escalation(out, self.ledger)
                 self._action_ids.pop(out.target, None)
             case BreakerChanged():
-                report.record_breaker(out, self.ledger, self.metrics)
+                notices = self.notices.route(messages.breaker(out, self._cluster_no(out.target)))
+                report.record_breaker(out, self.ledger, self.metrics, notices)
+                self.notices.written(notices)
+            case ApprovalRequested():
+                approvals.record_request(out, self.ledger, self.notices)
+            case ApprovalSettled():
+                approvals.record_settled(out, self.ledger, self.notices)
             case _:
                 assert_never(out)
 
+    def _cluster_no(self, target: str) -> str:
+        ref = self.engine.policy.target(target)
+        return ref.cluster_no if ref else ""
+
     def _record_intent(self, a: Act) -> None:
-        """The intent, durably, before the runner hands the call to the executor."""
+        """The intent, durably, with its `acted` notification, before the runner hands the
+        call to the executor."""
+        why = self._acted_why.pop((a.rule, a.target), "") if a.fallback_of is None else ""
+        notices = self.notices.route(messages.acted(a, why, dry_run=self.dry_run))
         if a.fallback_of is None:
             action_id = self.ledger.record_intent(
                 rule=a.rule,
@@ -261,6 +301,7 @@ class Driver:
                 at=a.at,
                 step=a.step,
                 nodes=a.nodes,
+                notices=notices,
             )
             self._action_ids[a.target] = action_id
         else:
@@ -270,8 +311,10 @@ class Driver:
                 action=a.action,
                 at=a.at,
                 detail=f"{a.fallback_of} is not available; fell back to {a.action}",
+                notices=notices,
             )
         self._intents[a] = action_id
+        self.notices.written(notices)
         self._fail_at("after_intent")
 
     def _count_unavailable(self, outcome: ActionOutcome, outputs: list[Output]) -> None:

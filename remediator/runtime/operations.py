@@ -1,5 +1,6 @@
-"""What operators can do to a daemon's decisions: pause, resume, restart — one implementation,
-used by the admin API of a running daemon and by the commands when no daemon runs."""
+"""What operators can do to a daemon's decisions: pause, resume, restart, approve and deny — one
+implementation, used by the admin API of a running daemon and by the commands when no daemon
+runs."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from remediator.clock import Clock
-from remediator.core.decisions import BreakerChanged, Decision, Output, Remediated
-from remediator.core.events import ManualRestart, Pause, Resume
+from remediator.core.approval import pending_by_id
+from remediator.core.decisions import ApprovalSettled, BreakerChanged, Decision, Output, Remediated
+from remediator.core.events import ApprovalAnswer, ManualRestart, Pause, Resume
 from remediator.core.guardrails import MANUAL
 from remediator.core.rules import ACTIONS, blast_radius_of, manual_plan
+from remediator.notify import messages
+from remediator.runtime import approvals
 from remediator.runtime.driver import Driver
 from remediator.store import Ledger
 from remediator.timetext import iso
@@ -39,6 +43,10 @@ class Operator:
             raise ValueError(f"unknown target {name!r} (configured: {known})")
         return name
 
+    def _cluster_no(self, target: str | None) -> str | None:
+        ref = None if target is None else self.driver.engine.policy.target(target)
+        return ref.cluster_no if ref else None
+
     def pause(self, target: str | None, seconds: float, reason: str) -> dict[str, Any]:
         """Hold every action on `target` (all when None) for `seconds`."""
         self._target(target)
@@ -48,7 +56,11 @@ class Operator:
             raise ValueError("a reason is required")
         now = self.clock.now()
         until = now + seconds
-        self.ledger.record_pause(target=target, until=until, reason=reason, at=now)
+        notices = self.driver.notices.route(
+            messages.paused(target, self._cluster_no(target), until, reason, now)
+        )
+        self.ledger.record_pause(target=target, until=until, reason=reason, at=now, notices=notices)
+        self.driver.notices.written(notices)
         self.driver.feed(Pause(target, until, reason, now))
         return {"paused": target or "*", "until": iso(until), "reason": reason}
 
@@ -56,7 +68,11 @@ class Operator:
         """Lift a pause (all when None); close breakers too with `reset_breaker`."""
         self._target(target)
         now = self.clock.now()
-        self.ledger.clear_pause(target=target, at=now)
+        notices = self.driver.notices.route(
+            messages.resumed(target, self._cluster_no(target), reset_breaker, now)
+        )
+        self.ledger.clear_pause(target=target, at=now, notices=notices)
+        self.driver.notices.written(notices)
         outputs = self.driver.feed(Resume(target, now, reset_breaker=reset_breaker))
         closed = [
             f"{o.rule}/{o.target}" for o in outputs if isinstance(o, BreakerChanged) and not o.open
@@ -131,6 +147,64 @@ class Operator:
             reply["remediation"] = ended.outcome
             reply["remediation_detail"] = ended.detail
         return reply
+
+    def approvals(self) -> list[dict[str, Any]]:
+        """The approvals waiting for an answer (see `runtime.approvals.pending`)."""
+        with self.driver.lock:
+            return approvals.pending(self.driver.engine, self.clock.now())
+
+    def answer(self, approval: str, approve: bool, reason: str, by: str) -> dict[str, Any]:
+        """Approve or deny a pending approval, as `by`; on approval, what the look before acting
+        that it asks for decided (acted, or why not)."""
+        if not reason.strip():
+            raise ValueError("a reason is required")
+        now = self.clock.now()
+        with self.driver.lock:
+            found = pending_by_id(self.driver.engine.state, approval)
+        if found is None or found.approved or now >= found.expires_at:
+            known = self.ledger.approval(approval)
+            if known is None:
+                raise LookupError(f"no approval {approval!r} (`remediator approvals` lists them)")
+            state = "being acted on" if found is not None else known.status
+            raise ValueError(f"approval {approval} is no longer pending: it is {state}")
+        target, rule = found.target, found.rule
+        decided = threading.Event()
+        seen: list[Decision] = []
+
+        def listen(out: Output) -> None:
+            if out.target == target and out.rule == rule and isinstance(out, Decision):
+                seen.append(out)
+                decided.set()
+
+        self.driver.listeners.append(listen)
+        try:
+            outputs = self.driver.feed(ApprovalAnswer(approval, approve, by, reason, now))
+            if not any(isinstance(o, ApprovalSettled) for o in outputs):
+                raise ValueError(f"approval {approval} is no longer pending")
+            if self._drain is not None:
+                self._drain()
+            decided.wait(self._wait)
+        finally:
+            self.driver.listeners.remove(listen)
+        result: dict[str, Any] = {
+            "id": approval,
+            "decision": "approve" if approve else "deny",
+            "by": by,
+            "target": target,
+            "rule": rule,
+            "action": found.action,
+            "blast_radius": blast_radius_of(found.action),
+        }
+        decision = seen[-1] if seen else None
+        if decision is None:
+            result |= {"outcome": "pending", "detail": "no decision yet; see status"}
+        else:
+            result |= {
+                "outcome": decision.outcome,
+                "reason": decision.reason,
+                "detail": decision.detail,
+            }
+        return result
 
     def _default_action(self, target: str) -> str:
         """The first step of the target's first rule: never a cluster-wide guess."""

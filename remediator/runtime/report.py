@@ -4,6 +4,7 @@ decisions, verified remediations and breakers."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import assert_never
 
 from remediator.core.decisions import Act, BreakerChanged, Decision, Escalated, Remediated
@@ -12,6 +13,7 @@ from remediator.core.events import ActionResult
 from remediator.core.rules import action_summary, blast_radius_of
 from remediator.metrics import Metrics
 from remediator.store import Ledger
+from remediator.store.outbox import OutboxEntry
 
 log = logging.getLogger("remediator.runtime.daemon")
 
@@ -90,11 +92,13 @@ def say_outcome(a: Act, outcome: ActionResult, request_id: str | None, detail: s
             assert_never(outcome)
 
 
-def record_remediation(r: Remediated, ledger: Ledger, metrics: Metrics) -> None:
-    """Count, record and log the verified end of a remediation."""
+def record_remediation(
+    r: Remediated, ledger: Ledger, metrics: Metrics, notices: Sequence[OutboxEntry] = ()
+) -> None:
+    """Count, record (with its notifications) and log the verified end of a remediation."""
     metrics.remediations.labels(rule=r.rule, target=r.target, outcome=r.outcome).inc()
     ledger.record_remediation(
-        rule=r.rule, target=r.target, outcome=r.outcome, at=r.at, detail=r.detail
+        rule=r.rule, target=r.target, outcome=r.outcome, at=r.at, detail=r.detail, notices=notices
     )
     level = logging.INFO if r.outcome == "recovered" else logging.WARNING
     log.log(
@@ -135,10 +139,14 @@ def record_escalation(e: Escalated, ledger: Ledger) -> None:
     )
 
 
-def record_breaker(b: BreakerChanged, ledger: Ledger, metrics: Metrics) -> None:
-    """Show, record and log a breaker that opened (an escalation) or closed."""
+def record_breaker(
+    b: BreakerChanged, ledger: Ledger, metrics: Metrics, notices: Sequence[OutboxEntry] = ()
+) -> None:
+    """Show, record (with its notifications) and log a breaker that opened or closed."""
     metrics.breaker_open.labels(rule=b.rule, target=b.target).set(1 if b.open else 0)
-    ledger.record_breaker(rule=b.rule, target=b.target, open=b.open, at=b.at, detail=b.detail)
+    ledger.record_breaker(
+        rule=b.rule, target=b.target, open=b.open, at=b.at, detail=b.detail, notices=notices
+    )
     if b.open:
         log.error(
             f"breaker open, escalating: {b.detail}",

@@ -22,6 +22,7 @@ from remediator.clock import Clock
 from remediator.config.loader import Config
 from remediator.errors import LedgerUnavailable
 from remediator.http.admin import PAUSE, RESTART, RESUME
+from remediator.http.approvals import ANSWER, LIST
 from remediator.http.intake import PATH as INTAKE_PATH
 from remediator.http.server import (
     Environ,
@@ -69,9 +70,17 @@ def wait_for_ledger(
     extra: dict[tuple[str, str], WsgiApp] = {
         ("POST", path): unavailable for path in (INTAKE_PATH, PAUSE, RESUME, RESTART)
     }
+    extra[("GET", LIST)] = unavailable  # the approvals are the active daemon's
     server = HttpServer(
         make_app(
-            Routes(registry, healthy=lambda: True, ready=lambda: False, status=status, extra=extra)
+            Routes(
+                registry,
+                healthy=lambda: True,
+                ready=lambda: False,
+                status=status,
+                extra=extra,
+                prefixed={("POST", ANSWER): unavailable},
+            )
         ),
         config.server.host,
         config.server.port,

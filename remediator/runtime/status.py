@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from remediator.core.snapshot import snapshot
+from remediator.runtime import approvals
 from remediator.runtime.driver import Driver
 
 
@@ -13,6 +14,7 @@ def status(driver: Driver, now: float) -> dict[str, Any]:
     """Targets, rules, cooldowns, budgets, breakers and pauses at `now`, and the last actions."""
     with driver.lock:
         data = snapshot(driver.engine, now)
+        data["approvals"] = approvals.pending(driver.engine, now)
     data["recent_actions"] = [
         {
             "id": a.id,

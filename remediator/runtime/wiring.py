@@ -30,6 +30,8 @@ from remediator.http.alertmanager import index_targets
 from remediator.http.intake import AlertIntake
 from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient, Credentials
+from remediator.notify.dispatcher import Dispatcher
+from remediator.notify.sinks import Router, sinks_of
 from remediator.probe.runner import Prober, make_probe_session
 from remediator.runtime.driver import Driver
 from remediator.runtime.executors import DeferredExecutor
@@ -56,9 +58,12 @@ class Parts:
     driver: Driver
     intake: AlertIntake
     operator: Operator
+    dispatcher: Dispatcher  # sends the outbox; started by the daemon, never by a command
 
     def close(self) -> None:
-        """Close the ledger, the clients and the probe session (the executor is the caller's)."""
+        """Stop the sender; close the ledger, the clients and the probe session (the executor
+        is the caller's)."""
+        self.dispatcher.stop()
         self.ledger.close()
         self.client.close()
         self.path_client.close()
@@ -89,6 +94,7 @@ def build(  # noqa: PLR0913 - injected collaborators, by keyword
         ledger = open_ledger(path=config.state.path, url=config.state.url, source=config.path)
     engine = make_engine(config, ledger, now=clock.now(), metrics=metrics, announce=True)
     actions = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
+    router = Router(sinks_of(config.notify, secrets.by_ref))
     driver = Driver(
         engine=engine,
         ledger=ledger,
@@ -101,6 +107,7 @@ def build(  # noqa: PLR0913 - injected collaborators, by keyword
         executor=actions,
         dry_run=dry_run,
         failpoint=(environ if environ is not None else os.environ).get("REMEDIATOR_FAILPOINT"),
+        router=router,
     )
     driver.path_client = path_client
     intake = AlertIntake(
@@ -131,6 +138,7 @@ def build(  # noqa: PLR0913 - injected collaborators, by keyword
         driver=driver,
         intake=intake,
         operator=operator,
+        dispatcher=Dispatcher(ledger, router, clock=clock, metrics=metrics),
     )
 
 
@@ -138,8 +146,9 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
     """The parts for a reloaded `config`, switched to under the driver's lock.
 
     A new engine with the new rules, restored from the ledger and taking over what the old one
-    saw live; new clients only when the `ncp` section or the keys changed; the ledger, the probe
-    session, the driver, the intake and the operator commands are kept.
+    saw live; new clients only when the `ncp` section or the keys changed; the notification
+    sinks as now configured; the ledger, the probe session, the driver, the intake, the operator
+    commands and the notification sender are kept.
     """
     old = parts
     client, path_client = old.client, old.path_client
@@ -154,6 +163,7 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
             config, secrets, clock=clock, metrics=old.metrics, single_attempt=True
         )
     prober = Prober(old.probe_session, clock, secrets.by_ref)
+    router = Router(sinks_of(config.notify, secrets.by_ref))
     driver = old.driver
     with driver.lock:
         engine = make_engine(config, old.ledger, now=clock.now(), metrics=old.metrics)
@@ -165,9 +175,11 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
             probe=prober.probe,
             checks=checks_of(config),
             regions=regions_of(config),
+            router=router,
         )
         old.intake.targets = engine.policy.targets
         old.intake.index = index_targets(engine.policy.targets)
+    old.dispatcher.rewire(router)
     return replace(
         old,
         config=config,
@@ -231,6 +243,7 @@ def make_engine(
         breakers=breakers,
         pauses=ledger.active_pauses(now),
         decided_episodes=ledger.settled_episodes(now - EPISODE_MEMORY),
+        approvals=ledger.approvals_since(now - horizon),
         now=now,
     )
     for rec in records if announce else ():
