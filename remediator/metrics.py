@@ -127,6 +127,12 @@ class Metrics:
             "remediator_build_info", "remediator build information.", ["version"], registry=r
         )
         self.build_info.labels(version=__version__).set(1)
+        self.silence_checks = Counter(
+            "remediator_silence_checks_total",
+            "Alertmanager silences asked before an action, by result (clear, silenced, error).",
+            ["result"],
+            registry=r,
+        )
         self.standby = Gauge(
             "remediator_standby",
             "1 while this process stands by for a PostgreSQL ledger another daemon holds.",

@@ -34,7 +34,8 @@ class Harness:
     def __init__(self, tmp: Path, sb: Sandbox, clock: FakeClock, rules: str, **kw: str) -> None:
         self.sb, self.clock, self.tmp = sb, clock, tmp
         self.rules = rules
-        self.extra = kw  # guardrails=..., server=..., cluster_health=... YAML fragments
+        # guardrails=..., server=..., cluster_health=... YAML fragments; top=... more sections
+        self.extra = kw
         self.executor = DeferredExecutor()
         self.daemon = self._build()
 
@@ -67,6 +68,7 @@ state: {{path: "{self.tmp / "state.db"}"}}
 guardrails: {self.extra.get("guardrails", "{}")}
 targets:{targets}
 rules: [rules/*.yaml]
+{self.extra.get("top", "")}
 """
         )
         config = load_config(self.tmp / "remediator.yaml")

@@ -323,7 +323,8 @@ def add_parsers(sub: Subparsers) -> None:
         help="a manual restart through the same guardrails and ledger",
         description="Restart one target's cluster by hand. It goes through the same guards as "
         "an automatic restart (in progress, pause, cooldown, breaker, fleet limits, cluster "
-        "status), is recorded in the ledger and verified. Exit 0 when it was sent (or would "
+        "status, Alertmanager silences, maintenance windows), is recorded in the ledger and "
+        "verified. Exit 0 when it was sent (or would "
         "be, with --dry-run), 1 when a guard held it back." + via,
     )
     p.add_argument("target", help="the target's name")
@@ -352,7 +353,11 @@ def add_parsers(sub: Subparsers) -> None:
         help="let a withdrawn restart_cmak fall back to restart_all_services (blast radius "
         "cluster: every broker and ZooKeeper restart at once); without it nothing wider is sent",
     )
-    p.add_argument("--force", action="store_true", help="skip the cooldown (only the cooldown)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="skip the cooldown, Alertmanager silences and maintenance windows (nothing else)",
+    )
     p.add_argument(
         "--reset-breaker", action="store_true", help="close the target's open breakers first"
     )

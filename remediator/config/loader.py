@@ -20,7 +20,15 @@ from pydantic_core import ErrorDetails
 from remediator.config.crosscheck import Located, check_rules, check_targets
 from remediator.config.health import ClusterCheck, HealthCheck
 from remediator.config.messages import describe
-from remediator.config.model import Guardrails, Ncp, Section, Server, State, Target
+from remediator.config.model import (
+    Alertmanager,
+    Guardrails,
+    Ncp,
+    Section,
+    Server,
+    State,
+    Target,
+)
 from remediator.config.rulemodel import Rule
 from remediator.config.secrets import Secrets, SecretUse, resolve_secrets
 from remediator.config.yamlload import KeyPath, YamlDocument, format_path, load_yaml
@@ -53,6 +61,7 @@ class Config(Section):
     guardrails: Guardrails
     targets: tuple[Target, ...]
     rules: tuple[Rule, ...]
+    alertmanager: Alertmanager | None = None
     warnings: tuple[str, ...] = ()
     secret_uses: tuple[SecretUse, ...] = ()
 
@@ -130,6 +139,7 @@ class _MainFile(Section):
     guardrails: Any = None
     targets: Any = None
     rules: Any = None
+    alertmanager: Any = None
 
 
 class _RulesFile(Section):
@@ -216,6 +226,9 @@ def load_config(path: Path) -> Config:
     server = loader.validate(Server, root.get("server"), doc, ("server",))
     state = loader.validate(State, root.get("state"), doc, ("state",))
     guardrails = loader.validate(Guardrails, root.get("guardrails"), doc, ("guardrails",))
+    alertmanager = None
+    if root.get("alertmanager") is not None:
+        alertmanager = loader.validate(Alertmanager, root["alertmanager"], doc, ("alertmanager",))
     targets = [
         (loader.validate(Target, item, doc, at.path), at)
         for at, item in _located(
@@ -248,6 +261,7 @@ def load_config(path: Path) -> Config:
         guardrails=guardrails,
         targets=tuple(t for t, _ in valid_targets),
         rules=tuple(r for r, _ in valid_rules),
+        alertmanager=alertmanager,
         warnings=tuple(loader.warnings),
         secret_uses=_secret_uses(doc, ncp, server, valid_targets),
     )

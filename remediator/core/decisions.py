@@ -27,6 +27,9 @@ SUPPRESSION_REASONS = (
     # SPEC section 9: a ladder step that could not be taken.
     "no_unhealthy_node",
     "precheck_failed",
+    # SPEC section 10: what operators already said.
+    "silenced",
+    "maintenance",
 )
 
 
@@ -70,6 +73,7 @@ class CheckFirst:
     action: str = ""
     check: Evidence = "tool"
     step: int = 0
+    respect: bool = True
 
 
 @dataclass(frozen=True)

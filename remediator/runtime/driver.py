@@ -46,6 +46,7 @@ from remediator.ncp.results import ClusterStatus
 from remediator.probe import cluster as cluster_look
 from remediator.runtime import remedies, report
 from remediator.runtime.alertqueue import AlertQueue
+from remediator.runtime.respect import Respect
 from remediator.runtime.runner import Runner
 from remediator.store import Ledger
 
@@ -71,6 +72,7 @@ class Driver:
         executor: Executor,
         dry_run: bool = False,
         failpoint: str | None = None,
+        respect: Respect | None = None,
     ) -> None:
         self.engine = engine
         self.ledger = ledger
@@ -82,6 +84,8 @@ class Driver:
         self.clock = clock
         self.executor = executor
         self.dry_run = dry_run
+        # Silences and maintenance windows, asked before each action (None: nothing to ask).
+        self.respect = respect
         # Crash tests only: die with SIGKILL at a named point of a remediation.
         self.failpoint = failpoint
         self.lock = threading.RLock()
@@ -117,9 +121,11 @@ class Driver:
         checks: dict[str, HealthCheck],
         regions: dict[str, str],
         path_client: CdssClient | None = None,
+        respect: Respect | None = None,
     ) -> None:
         """Switch to a reloaded configuration's engine and collaborators (call under `lock`)."""
         self.engine, self.client, self._probe = engine, client, probe
+        self.respect = respect
         self.path_client = path_client or client
         self.checks, self.regions = checks, regions
 
@@ -311,7 +317,9 @@ class Driver:
 
     def _check_first(self, c: CheckFirst) -> PreflightResult:
         """The answer to a `CheckFirst`: the cluster status, a fresh look at the rule's evidence
-        when asked (the tool's probe, or that status), and what the step needs (see remedies)."""
+        when asked (the tool's probe, or that status), what the step needs (see remedies), and
+        whether a silence or a maintenance window holds the target."""
+        held = self.respect.hold(c.target, self.clock.now()) if c.respect and self.respect else None
         fresh = None
         check = self.checks.get(c.target)
         if c.probe and c.check == "tool" and check is not None:
@@ -348,6 +356,8 @@ class Driver:
             nodes_detail=gathered.nodes_detail,
             precheck_ok=gathered.precheck_ok,
             precheck_message=gathered.precheck_message,
+            held=held[0] if held else None,
+            held_detail=held[1] if held else "",
         )
 
     def count_look(self, result: ProbeResult) -> ProbeResult:

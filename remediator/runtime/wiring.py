@@ -34,6 +34,7 @@ from remediator.probe.runner import Prober, make_probe_session
 from remediator.runtime.driver import Driver
 from remediator.runtime.executors import DeferredExecutor
 from remediator.runtime.operations import Operator
+from remediator.runtime.respect import Respect
 from remediator.store import Ledger, open_ledger
 
 log = logging.getLogger("remediator.runtime.daemon")
@@ -56,6 +57,7 @@ class Parts:
     driver: Driver
     intake: AlertIntake
     operator: Operator
+    respect: Respect
 
     def close(self) -> None:
         """Close the ledger, the clients and the probe session (the executor is the caller's)."""
@@ -63,6 +65,7 @@ class Parts:
         self.client.close()
         self.path_client.close()
         self.probe_session.close()
+        self.respect.close()
 
 
 def build(
@@ -89,6 +92,7 @@ def build(
         ledger = open_ledger(path=config.state.path, url=config.state.url, source=config.path)
     engine = make_engine(config, ledger, now=clock.now(), metrics=metrics, announce=True)
     actions = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
+    respect = Respect.from_config(config, clock=clock, metrics=metrics)
     driver = Driver(
         engine=engine,
         ledger=ledger,
@@ -101,6 +105,7 @@ def build(
         executor=actions,
         dry_run=dry_run,
         failpoint=(environ if environ is not None else os.environ).get("REMEDIATOR_FAILPOINT"),
+        respect=respect,
     )
     driver.path_client = path_client
     intake = AlertIntake(
@@ -131,6 +136,7 @@ def build(
         driver=driver,
         intake=intake,
         operator=operator,
+        respect=respect,
     )
 
 
@@ -154,6 +160,8 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
             config, secrets, clock=clock, metrics=old.metrics, single_attempt=True
         )
     prober = Prober(old.probe_session, clock, secrets.by_ref)
+    # The old one is not closed: a look before acting may be asking Alertmanager.
+    respect = Respect.from_config(config, clock=clock, metrics=old.metrics)
     driver = old.driver
     with driver.lock:
         engine = make_engine(config, old.ledger, now=clock.now(), metrics=old.metrics)
@@ -165,6 +173,7 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
             probe=prober.probe,
             checks=checks_of(config),
             regions=regions_of(config),
+            respect=respect,
         )
         old.intake.targets = engine.policy.targets
         old.intake.index = index_targets(engine.policy.targets)
@@ -176,6 +185,7 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
         path_client=path_client,
         prober=prober,
         engine=engine,
+        respect=respect,
     )
 
 
