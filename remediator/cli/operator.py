@@ -255,6 +255,19 @@ def render_status(data: dict[str, Any]) -> str:
         busy = f"{flight['action']} ({flight['phase']})" if flight else "-"
         rows.append((t["name"], t["cluster_no"], up, paused, busy))
     lines += [*_table(rows), ""]
+    windows = [t for t in data["targets"] if t.get("maintenance")]
+    if windows:
+        rows = [("TARGET", "MAINTENANCE NOW", "NEXT WINDOW")]
+        for t in windows:
+            now, nxt = t["maintenance"]["current"], t["maintenance"]["next"]
+            rows.append(
+                (
+                    t["name"],
+                    f"{now['name']} until {now['local_end']}" if now else "-",
+                    f"{nxt['name']} {nxt['local_start']} to {nxt['local_end']}" if nxt else "-",
+                )
+            )
+        lines += [*_table(rows), ""]
     rows = [("RULE", "TARGET", "MODE", "PHASE", "COOLDOWN", "BUDGET", "BREAKER", "LAST")]
     for t in data["targets"]:
         for r in t["rules"]:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from remediator.config.crosscheck import Located, check_rules, check_targets
+from remediator.config.crosscheck import Located, check_maintenance, check_rules, check_targets
 from remediator.config.health import ClusterCheck, HealthCheck
+from remediator.config.maintenance import Maintenance
 from remediator.config.messages import describe
 from remediator.config.model import (
     Alertmanager,
@@ -62,6 +64,7 @@ class Config(Section):
     targets: tuple[Target, ...]
     rules: tuple[Rule, ...]
     alertmanager: Alertmanager | None = None
+    maintenance: tuple[Maintenance, ...] = ()
     warnings: tuple[str, ...] = ()
     secret_uses: tuple[SecretUse, ...] = ()
 
@@ -72,6 +75,10 @@ class Config(Section):
     def region_of(self, target: Target) -> str:
         """The CDSS region of `target`: its own override, else `ncp.region`."""
         return target.region or self.ncp.region
+
+    def maintenance_of(self, target: str) -> tuple[Maintenance, ...]:
+        """The `maintenance:` entries whose target globs match `target`."""
+        return tuple(m for m in self.maintenance if any(fnmatchcase(target, p) for p in m.targets))
 
     def health_checks(self) -> tuple[HealthCheck, ...]:
         """The probe of every target, in configuration order."""
@@ -140,6 +147,7 @@ class _MainFile(Section):
     targets: Any = None
     rules: Any = None
     alertmanager: Any = None
+    maintenance: Any = None
 
 
 class _RulesFile(Section):
@@ -236,6 +244,12 @@ def load_config(path: Path) -> Config:
         )
     ]
     rules = _load_rules(loader, doc, root.get("rules"))
+    maintenance = [
+        (loader.validate(Maintenance, item, doc, at.path), at)
+        for at, item in _located(
+            loader.items(root.get("maintenance"), doc, ("maintenance",)), doc, "maintenance"
+        )
+    ]
 
     raw_ncp = root.get("ncp")
     site = (
@@ -243,6 +257,7 @@ def load_config(path: Path) -> Config:
     )
     check_targets(loader, [at for _, at in targets], site if isinstance(site, str) else None)
     check_rules(loader, [at for _, at in rules], [at for _, at in targets])
+    check_maintenance(loader, [at for _, at in maintenance], [at for _, at in targets])
     valid_targets = [(t, at) for t, at in targets if t is not None]
     valid_rules = [(r, at) for r, at in rules if r is not None]
     problems = loader.sorted_problems()
@@ -262,6 +277,7 @@ def load_config(path: Path) -> Config:
         targets=tuple(t for t, _ in valid_targets),
         rules=tuple(r for r, _ in valid_rules),
         alertmanager=alertmanager,
+        maintenance=tuple(m for m, _ in maintenance if m is not None),
         warnings=tuple(loader.warnings),
         secret_uses=_secret_uses(doc, ncp, server, valid_targets),
     )

@@ -1,5 +1,5 @@
-"""Before an action, what operators already said elsewhere: Alertmanager silences (and the
-configured maintenance windows) that hold a target — SPEC section 10.
+"""Before an action, what operators already said elsewhere: the configured maintenance windows
+and Alertmanager silences that hold a target — SPEC section 10.
 
 The driver asks `Respect.hold` in the look before acting and hands the answer to the engine on
 the `PreflightResult`; the engine suppresses the action (`core.respect`). Each silence check is
@@ -10,10 +10,12 @@ logged, and `alertmanager.on_error` says whether the action goes on (`act`) or i
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from remediator.clock import Clock
 from remediator.config.loader import Config
+from remediator.config.windows import Schedule, Window
 from remediator.core.events import HoldReason
 from remediator.metrics import Metrics
 from remediator.silences.client import SilencesClient, SilencesUnavailable
@@ -25,7 +27,7 @@ Hold = tuple[HoldReason, str]
 
 
 class Respect:
-    """Whether a silence holds a target now; built from a config by `from_config`."""
+    """Whether a window or a silence holds a target now; built from a config by `from_config`."""
 
     def __init__(
         self,
@@ -34,8 +36,10 @@ class Respect:
         metrics: Metrics,
         silences: SilencesClient | None = None,
         on_error: str = "act",
+        windows: Mapping[str, Sequence[Schedule]] | None = None,
     ) -> None:
         self.identities = identities
+        self.windows = windows or {}
         self.metrics = metrics
         self.silences = silences
         self.on_error = on_error
@@ -55,14 +59,51 @@ class Respect:
             metrics=metrics,
             silences=client,
             on_error=am.on_error if am is not None else "act",
+            windows={
+                t.name: tuple(m.windows() for m in config.maintenance_of(t.name))
+                for t in config.targets
+            },
         )
 
     def hold(self, target: str, now: float) -> Hold | None:
-        """`(reason, detail)` when a silence holds `target` at `now`; else None."""
-        del now  # silences are Alertmanager's to date; windows (next) are ours
+        """`(reason, detail)` when a maintenance window or a silence holds `target` at `now`;
+        else None. A window is known here: Alertmanager is not asked inside one."""
+        window = self.current_window(target, now)
+        if window is not None:
+            return "maintenance", f"inside maintenance window {window.describe()}"
         if self.silences is None:
             return None
         return self._silenced(target)
+
+    def current_window(self, target: str, now: float) -> Window | None:
+        """The maintenance window open on `target` at `now` (the one ending last), or None."""
+        open_ = [w for s in self.windows.get(target, ()) if (w := s.current(now)) is not None]
+        return max(open_, key=lambda w: w.end, default=None)
+
+    def next_window(self, target: str, now: float) -> Window | None:
+        """The first maintenance window on `target` that opens after `now`, or None."""
+        coming = [w for s in self.windows.get(target, ()) if (w := s.next(now)) is not None]
+        return min(coming, key=lambda w: w.start, default=None)
+
+    def windows_view(self, target: str, now: float) -> dict[str, Any]:
+        """`target`'s current and next maintenance window, for `status`."""
+
+        def view(w: Window | None) -> dict[str, Any] | None:
+            if w is None:
+                return None
+            return {
+                "name": w.name,
+                "start": w.start,
+                "end": w.end,
+                "timezone": w.timezone,
+                "local_start": w.local(w.start),
+                "local_end": w.local(w.end),
+            }
+
+        return {
+            "current": view(self.current_window(target, now)),
+            "next": view(self.next_window(target, now)),
+        }
 
     def _silenced(self, target: str) -> Hold | None:
         assert self.silences is not None
