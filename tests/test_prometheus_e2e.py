@@ -79,6 +79,7 @@ PANELS_WITH_DATA = {
     "Config reload",
     "Active or standby",  # 0 (active) from start-up
     "Build info",
+    "Silence checks by result",  # 0 from start-up, with or without Alertmanager
 }
 
 # Every alert stays quiet after a healthy incident; its witness shows that the series it

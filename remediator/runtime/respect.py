@@ -43,9 +43,9 @@ class Respect:
         self.metrics = metrics
         self.silences = silences
         self.on_error = on_error
-        if silences is not None:
-            for result in ("clear", "silenced", "error"):
-                metrics.silence_checks.labels(result=result)
+        # At 0 from start-up, with or without Alertmanager, as every other series (SPEC 7).
+        for result in ("clear", "silenced", "error"):
+            metrics.silence_checks.labels(result=result)
 
     @classmethod
     def from_config(cls, config: Config, *, clock: Clock, metrics: Metrics) -> Respect:
