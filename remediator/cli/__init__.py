@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from remediator import __version__
-from remediator.cli import check, explain, operator, rehearse, run
+from remediator.cli import check, explain, history, operator, rehearse, run
 from remediator.cli.common import EXIT_USAGE, Handler
 
 __all__ = ["build_parser", "main"]
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parser(sub)
     operator.add_parsers(sub)
     explain.add_parser(sub)
+    history.add_parser(sub)
     rehearse.add_parsers(sub)
     return parser
 

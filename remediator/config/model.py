@@ -24,6 +24,7 @@ from remediator.timetext import format_duration, parse_duration
 
 DEFAULT_LISTEN = "127.0.0.1:9820"
 DEFAULT_STATE_PATH = "/var/lib/remediator/state.db"
+DEFAULT_RETENTION = 90 * 86400.0  # SPEC section 11: the history is kept 90 days
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 SECRET_KINDS = ("env", "file", "credential")
 NCP_KEY_KINDS = (*SECRET_KINDS, "ncloud_profile")
@@ -209,10 +210,12 @@ class Server(Section):
 
 
 class State(Section):
-    """`state:` the ledger: a SQLite `path` (default) or a PostgreSQL `url`."""
+    """`state:` the ledger: a SQLite `path` (default) or a PostgreSQL `url`; the history is
+    kept for `retention`."""
 
     path: Text | None = None
     url: Text | None = None
+    retention: Duration = DEFAULT_RETENTION
 
     @model_validator(mode="before")
     @classmethod

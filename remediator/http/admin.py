@@ -2,6 +2,8 @@
 
 `remediator pause|resume|restart` call these when the daemon runs, so that its engine is the
 one deciding; the token is `server.admin_token`. Without one configured, they answer 403.
+The token names no one: who acted, for the history and the log, is the `actor` a body gives
+(the CLI sends its OS user) and the caller's address (see `api_actor`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ MAX_BODY = 64 * 1024
 class Operations(Protocol):
     """What the daemon offers operators; each raises ValueError for a bad request."""
 
-    def pause(self, target: str | None, seconds: float, reason: str) -> dict[str, Any]: ...
+    def pause(
+        self, target: str | None, seconds: float, reason: str, *, actor: str = ""
+    ) -> dict[str, Any]: ...
 
-    def resume(self, target: str | None, reset_breaker: bool) -> dict[str, Any]: ...
+    def resume(
+        self, target: str | None, reset_breaker: bool, *, reason: str = "", actor: str = ""
+    ) -> dict[str, Any]: ...
 
     def restart(
         self,
@@ -37,14 +43,22 @@ class Operations(Protocol):
         reset_breaker: bool,
         dry_run: bool,
         allow_fallback: bool = False,
+        actor: str = "",
     ) -> dict[str, Any]: ...
+
+
+def api_actor(body: dict[str, Any], environ: Environ) -> str:
+    """Who a call acts as: the name its body gives, and the address it came from."""
+    name = body.get("actor")
+    name = name.strip()[:100] if isinstance(name, str) and name.strip() else "unnamed caller"
+    return f"{name} (admin API from {environ.get('REMOTE_ADDR') or 'an unknown address'})"
 
 
 def routes(token: Secret | None, ops: Operations) -> dict[tuple[str, str], WsgiApp]:
     """The three POST routes, for `server.Routes.extra`."""
     expected = None if token is None else f"Bearer {token.reveal()}".encode()
 
-    def endpoint(call: Callable[[dict[str, Any]], dict[str, Any]]) -> WsgiApp:
+    def endpoint(call: Callable[[dict[str, Any], str], dict[str, Any]]) -> WsgiApp:
         def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
             if expected is None:
                 return json_response(
@@ -65,7 +79,7 @@ def routes(token: Secret | None, ops: Operations) -> dict[tuple[str, str], WsgiA
                 body = json.loads(environ["wsgi.input"].read(int(length)) or b"{}")
                 if not isinstance(body, dict):
                     raise ValueError("the body must be a JSON object")
-                return json_response(start_response, 200, call(body))
+                return json_response(start_response, 200, call(body, api_actor(body, environ)))
             except (ValueError, TypeError, KeyError) as exc:
                 return json_response(start_response, 400, {"error": str(exc)[:300]})
 
@@ -73,13 +87,20 @@ def routes(token: Secret | None, ops: Operations) -> dict[tuple[str, str], WsgiA
 
     return {
         ("POST", PAUSE): endpoint(
-            lambda b: ops.pause(b.get("target"), float(b["seconds"]), str(b["reason"]))
+            lambda b, who: ops.pause(
+                b.get("target"), float(b["seconds"]), str(b["reason"]), actor=who
+            )
         ),
         ("POST", RESUME): endpoint(
-            lambda b: ops.resume(b.get("target"), bool(b.get("reset_breaker", False)))
+            lambda b, who: ops.resume(
+                b.get("target"),
+                bool(b.get("reset_breaker", False)),
+                reason=str(b.get("reason") or ""),
+                actor=who,
+            )
         ),
         ("POST", RESTART): endpoint(
-            lambda b: ops.restart(
+            lambda b, who: ops.restart(
                 str(b["target"]),
                 b.get("action"),
                 str(b["reason"]),
@@ -87,6 +108,7 @@ def routes(token: Secret | None, ops: Operations) -> dict[tuple[str, str], WsgiA
                 reset_breaker=bool(b.get("reset_breaker", False)),
                 dry_run=bool(b.get("dry_run", False)),
                 allow_fallback=bool(b.get("allow_fallback", False)),
+                actor=who,
             )
         ),
     }
