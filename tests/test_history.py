@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,9 +17,12 @@ import requests
 from remediator.cli import main
 from remediator.cli.history import render
 from remediator.clock import FakeClock
-from remediator.runtime.history import os_user
+from remediator.core.decisions import Decision
+from remediator.core.events import Tick
+from remediator.runtime.history import HistoryWriter, os_user
 from remediator.sandbox import Sandbox
 from remediator.store.history import HistoryEntry
+from remediator.store.sqlite import SqliteLedger
 from tests.e2e import free_port
 from tests.harness import AK, CMAK_RULE, ORDERS, SK, Harness
 from tests.test_store import T0, Store
@@ -243,3 +247,37 @@ def test_the_history_is_swept_after_the_retention(running: Harness) -> None:
     running.clock.advance(2 * 86400)
     running.daemon.tick()
     assert running.daemon.ledger.history(since=0) == []
+
+
+class FailingLedger(SqliteLedger):
+    """A real SQLite ledger whose history writes fail while `failing` (a full disk)."""
+
+    failing = True
+
+    def record_history(self, entries: Sequence[HistoryEntry]) -> None:
+        if self.failing and entries:
+            raise sqlite3.OperationalError("database or disk is full")
+        super().record_history(entries)
+
+
+def test_a_failing_history_write_is_logged_once_and_never_fails_the_event(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="remediator")
+    ledger = FailingLedger(tmp_path / "state.db")
+    writer = HistoryWriter(ledger)
+    decision = Decision("r", "orders", "suppressed", "cooldown", "", T0, "probe", "restart_cmak")
+    try:
+        writer.write(Tick(T0), [decision])
+        writer.write(Tick(T0 + 1), [replace(decision, at=T0 + 1)])
+        said = [m for m in caplog.messages if m.startswith("could not write the history")]
+        assert len(said) == 1
+        ledger.failing = False
+        writer.write(Tick(T0 + 2), [replace(decision, at=T0 + 2)])
+        assert [e.at for e in ledger.history(since=0)] == [T0 + 2]
+        ledger.failing = True
+        writer.write(Tick(T0 + 3), [replace(decision, at=T0 + 3)])
+        said = [m for m in caplog.messages if m.startswith("could not write the history")]
+        assert len(said) == 2, "said again once it had worked in between"
+    finally:
+        ledger.close()

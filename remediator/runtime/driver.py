@@ -104,7 +104,7 @@ class Driver:
         # Sees every event in the order the engine does (for `explain` recordings).
         self.recorder: Callable[[Event, float], object] | None = None
         self._recorder_failing = False
-        self._history_failing = False
+        self._history = history.HistoryWriter(ledger)
         # `self.feed` looked up each time: tests wrap it.
         self._alerts = AlertQueue(
             self.executor.submit, lambda alert: self._guarded(self.feed, alert)
@@ -154,7 +154,7 @@ class Driver:
             if isinstance(out, Decision) and out.outcome == "suppressed":
                 report.say(out, self.metrics)
         # The history too, but before the runner sends what was decided.
-        self._remember(event, outputs)
+        self._history.write(event, outputs)
         for event_listener in self.event_listeners:
             event_listener(event)
         for out in outputs:
@@ -176,22 +176,6 @@ class Driver:
             self._recorder_failing = True
         else:
             self._recorder_failing = False
-
-    def _remember(self, event: Event, outputs: list[Output]) -> None:
-        """Write the event's decisions and outcomes to the history; a failing write is logged
-        (once until it works again), never fails the event: the intent is what must not fail."""
-        try:
-            self.ledger.record_history(history.entries(event, outputs))
-        except Exception:
-            if not self._history_failing:
-                log.exception(
-                    "could not write the history; it has gaps from here (said once, until it "
-                    "works again)",
-                    extra={"event": "history"},
-                )
-            self._history_failing = True
-        else:
-            self._history_failing = False
 
     def submit(self, work: Callable[[], None]) -> None:
         """Run `work` on the actions executor; an exception in it is logged, not lost."""

@@ -8,6 +8,7 @@ as they are logged) before any action decided is sent; the operator commands wri
 from __future__ import annotations
 
 import getpass
+import logging
 from collections.abc import Sequence
 from typing import Any, assert_never
 
@@ -25,6 +26,33 @@ from remediator.core.rules import blast_radius_of
 from remediator.store import Ledger
 from remediator.store.history import ALL_TARGETS, HistoryEntry
 from remediator.timetext import parse_since
+
+log = logging.getLogger("remediator.runtime.daemon")
+
+
+class HistoryWriter:
+    """Writes each event's history to the ledger for the driver. A failing write is logged
+    (once, until it works again) and never fails the event: the intent must not fail, the
+    history may have a gap."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._failing = False
+
+    def write(self, event: Event, outputs: Sequence[Output]) -> None:
+        """Write the entries of `event` and what the engine made of it."""
+        try:
+            self.ledger.record_history(entries(event, outputs))
+        except Exception:
+            if not self._failing:
+                log.exception(
+                    "could not write the history; it has gaps from here (said once, until it "
+                    "works again)",
+                    extra={"event": "history"},
+                )
+            self._failing = True
+        else:
+            self._failing = False
 
 
 def entries(event: Event, outputs: Sequence[Output]) -> list[HistoryEntry]:
