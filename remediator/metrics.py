@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from remediator import __version__
@@ -138,6 +140,26 @@ class Metrics:
             "1 while this process stands by for a PostgreSQL ledger another daemon holds.",
             registry=r,
         )
+        self.action_info = Gauge(
+            "remediator_action_info",
+            "1 for every action, labelled with its blast radius (join on action).",
+            ["action", "blast_radius"],
+            registry=r,
+        )
+        self.decision_actions = Counter(
+            "remediator_decisions_by_action_total",
+            "Decisions by the action decided on and outcome (join remediator_action_info).",
+            ["action", "outcome"],
+            registry=r,
+        )
+
+    def declare_actions(self, blast_radii: Iterable[tuple[str, str]]) -> None:
+        """Say every (action, blast radius) as `remediator_action_info`, and count each action's
+        decisions from 0, so that dashboards can join on `action` from start-up."""
+        for action, radius in blast_radii:
+            self.action_info.labels(action=action, blast_radius=radius).set(1)
+            for outcome in ("acted", "suppressed", "shadow"):
+                self.decision_actions.labels(action=action, outcome=outcome)
 
     def declare(self, targets: list[str], rule_targets: list[tuple[str, str]]) -> None:
         """Create the per-target and per-(rule, target) gauges at 0 so they exist from start-up."""

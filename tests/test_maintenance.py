@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.cli.operator import render_status
+from remediator.cli.statustable import render_status
 from remediator.clock import FakeClock
 from remediator.config.loader import load_config
 from remediator.config.windows import Schedule, cron

@@ -79,6 +79,8 @@ PANELS_WITH_DATA = {
     "Config reload",
     "Active or standby",  # 0 (active) from start-up
     "Build info",
+    "Actions by blast radius",  # the restart_cmak the incident sent: tool
+    "Decisions by blast radius",  # the decision to send it: tool, acted
     "Silence checks by result",  # 0 from start-up, with or without Alertmanager
 }
 
@@ -493,6 +495,20 @@ def test_prometheus_evaluates_every_dashboard_query_and_alert_on_a_live_incident
         what="data in every panel",
         detail=lambda: "no data for:\n" + "\n".join(empty()) + "\n" + stack.daemon.output(),
     )
+
+    # The blast-radius panels join each action to its blast radius: the incident's restart_cmak
+    # shows as `tool`, and decisions count from 0 for every blast radius and outcome.
+    by_panel = dict(queries)
+    joined = prom.query(by_panel["Actions by blast radius / A"])
+    assert [(s["metric"]["blast_radius"], s["metric"]["result"]) for s in joined] == [
+        ("tool", "success")
+    ]
+    joined = prom.query(by_panel["Decisions by blast radius / A"])
+    assert {(s["metric"]["blast_radius"], s["metric"]["outcome"]) for s in joined} == {
+        (radius, outcome)
+        for radius in ("tool", "node", "rolling", "cluster")
+        for outcome in ("acted", "suppressed", "shadow")
+    }
 
     # Grafana's label_values(SELECTOR, LABEL) is the label values API with match[].
     for name, want in (("instance", {stack.instance}), ("target", {"orders", "payments"})):

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from remediator import __version__
-from remediator.cli import check, explain, history, operator, rehearse, run
+from remediator.cli import check, discover, explain, history, operator, rehearse, run
 from remediator.cli.common import EXIT_USAGE, Handler
 
 __all__ = ["build_parser", "main"]
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_parser(sub)
     history.add_parser(sub)
     rehearse.add_parsers(sub)
+    discover.add_parser(sub)
     return parser
 
 

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from remediator import logs
 from remediator.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Subparsers, add_config_argument
+from remediator.cli.statustable import render_status
 from remediator.config.loader import Config, load_config, resolve_secrets
 from remediator.config.model import DEFAULT_STATE_PATH
 from remediator.errors import ConfigError, RemediatorError
-from remediator.timetext import iso, parse_duration
+from remediator.timetext import parse_duration
 
 if TYPE_CHECKING:
     from remediator.runtime.wiring import Parts
@@ -215,7 +216,7 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
                     allow_fallback=body["allow_fallback"],
                     actor=who,
                 )
-                if result.get("outcome") == "acted":
+                if result.get("outcome") == "acted" and "remediation" not in result:
                     result["note"] = "sent; the daemon verifies the recovery when it next runs"
         finally:
             local.close()
@@ -223,6 +224,8 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
     print(render_result(args.command, result, via))
     if args.command == "restart" and result.get("outcome") not in ("acted", "shadow"):
         return EXIT_FAILURE
+    if args.command == "restart" and result.get("remediation") == "not_recovered":
+        return EXIT_FAILURE  # sent, and refused or failed at once
     return EXIT_OK
 
 
@@ -253,80 +256,11 @@ def render_result(command: str, r: dict[str, Any], via: str) -> str:
     line += f": {r['action']} on {r['target']}, via {via}"
     if r.get("detail"):
         line += f"\n  {r['detail']}"
+    if r.get("remediation"):
+        line += f"\n  ended {r['remediation']}: {r.get('remediation_detail', '')}"
     if r.get("note"):
         line += f"\n  {r['note']}"
     return line
-
-
-def render_status(data: dict[str, Any]) -> str:
-    """The status as readable tables."""
-    lines = [f"remediator status at {iso(data['at'])} — from the {data.get('source', '')}", ""]
-    rows: list[tuple[str, ...]] = [("TARGET", "CLUSTER", "HEALTH", "PAUSED", "IN FLIGHT")]
-    for t in data["targets"]:
-        up = {True: "up", False: "DOWN", None: "?"}[t["up"]]
-        paused = f"yes: {t['pause_reason']}" if t["paused"] else "-"
-        flight = t["in_flight"]
-        busy = f"{flight['action']} ({flight['phase']})" if flight else "-"
-        rows.append((t["name"], t["cluster_no"], up, paused, busy))
-    lines += [*_table(rows), ""]
-    windows = [t for t in data["targets"] if t.get("maintenance")]
-    if windows:
-        rows = [("TARGET", "MAINTENANCE NOW", "NEXT WINDOW")]
-        for t in windows:
-            now, nxt = t["maintenance"]["current"], t["maintenance"]["next"]
-            rows.append(
-                (
-                    t["name"],
-                    f"{now['name']} until {now['local_end']}" if now else "-",
-                    f"{nxt['name']} {nxt['local_start']} to {nxt['local_end']}" if nxt else "-",
-                )
-            )
-        lines += [*_table(rows), ""]
-    rows = [("RULE", "TARGET", "MODE", "PHASE", "COOLDOWN", "BUDGET", "BREAKER", "LAST")]
-    for t in data["targets"]:
-        for r in t["rules"]:
-            cooldown = (
-                f"{r['cooldown_remaining_seconds']:.0f}s"
-                if r["cooldown_remaining_seconds"]
-                else "-"
-            )
-            rows.append(
-                (
-                    r["rule"],
-                    t["name"],
-                    r["mode"],
-                    r["phase"],
-                    cooldown,
-                    f"{r['budget_used']}/{r['budget_max']}",
-                    "OPEN" if r["breaker_open"] else "closed",
-                    r["last_outcome"] or "-",
-                )
-            )
-    lines += _table(rows)
-    fleet = data["fleet"]
-    lines += [
-        "",
-        f"fleet: {fleet['in_flight']}/{fleet['max_concurrent_actions']} in flight, "
-        f"{fleet['actions_last_hour']}/{fleet['max_actions_per_hour']} actions in the last hour",
-    ]
-    actions = data.get("recent_actions") or []
-    if actions:
-        lines += ["", "recent actions:"]
-        for a in actions[:10]:
-            lines.append(
-                f"  #{a['id']} {iso(a['intent_at'])} {a['action']} on {a['target']} "
-                f"({a['rule']}, {a['mode']}): {a['result'] or 'no outcome recorded'}"
-                f", {a['remediation'] or 'not verified yet'}"
-                + (f", requestId {a['request_id']}" if a.get("request_id") else "")
-            )
-    return "\n".join(lines)
-
-
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
 
 
 def add_parsers(sub: Subparsers) -> None:

@@ -101,8 +101,10 @@ def check_rules(report: Report, rules: Sequence[Located], targets: Sequence[Loca
         _check_globs(report, at, known)
         _check_cluster_evidence(report, at, without_status)
         _check_blast_radius(report, at)
+        # No news to a rule whose stated max_blast_radius already rules that fallback out.
+        narrow = at.raw.get("max_blast_radius") in BLAST_RADII[:-1]
         for path, action in _sent(at):
-            if action == "restart_cmak" and at.raw.get("fallback_action") is None:
+            if action == "restart_cmak" and at.raw.get("fallback_action") is None and not narrow:
                 report.warn(at.doc, path, CMAK_WITHDRAWN)
 
 

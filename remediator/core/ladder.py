@@ -229,7 +229,7 @@ def evidence_text(state: EngineState, trip: Trip, p: PreflightResult) -> str:
     elif trip.trigger == "alert":
         why = "alert firing"
     else:
-        why = window_text(rule_state(state, trip))
+        why = window_text(rule_state(state, trip), trip.rule.evidence)
     flight = state.targets[trip.target].in_flight
     if flight is not None and flight.rule == trip.rule.name:  # a ladder's later step
         why = f"{trip.rule.name}'s earlier step did not recover {trip.target}"
@@ -243,7 +243,8 @@ def evidence_text(state: EngineState, trip: Trip, p: PreflightResult) -> str:
     return why
 
 
-def window_text(st: RuleState) -> str:
-    """The trip's probe window in words: `3 of the last 3 probes failed`."""
+def window_text(st: RuleState, evidence: str = "tool") -> str:
+    """The trip's window in words: `3 of the last 3 probes failed` (or cluster status reads)."""
     failures = sum(1 for ok in st.window if not ok)
-    return f"{failures} of the last {len(st.window)} probes failed"
+    looks = "probes" if evidence == "tool" else "cluster status reads"
+    return f"{failures} of the last {len(st.window)} {looks} failed"

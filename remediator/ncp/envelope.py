@@ -28,9 +28,10 @@ from remediator.errors import (
 
 WITHDRAWN_OPERATION = "restartCMAKService"
 WITHDRAWAL_NOTE = (
-    "NCP withdrew restartCMAKService on 2026-09-17 (CDSS release note); "
-    "the action restart_all_services replaces it (it restarts Kafka, ZooKeeper and the "
-    "manager tool) and is the fallback_action to give rules that use restart_cmak"
+    "NCP withdrew restartCMAKService on 2026-09-17 (CDSS release note); no operation restarts "
+    "the manager tool alone now: restart_all_services does it by restarting every broker and "
+    "ZooKeeper too (blast radius cluster), which a rule allows only with fallback_action and "
+    "max_blast_radius: cluster"
 )
 SKEW_WARNING_S = 60.0
 _GATEWAY_WINDOW_S = 300

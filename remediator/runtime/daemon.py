@@ -25,7 +25,7 @@ from remediator.config.loader import Config, ConfigError, load_config, resolve_s
 from remediator.core.alerts import EPISODE_MEMORY, EPISODE_SWEEP
 from remediator.core.engine import Engine
 from remediator.core.events import Event, Tick
-from remediator.core.rules import AlertTrigger
+from remediator.core.rules import BLAST_RADIUS, AlertTrigger
 from remediator.core.snapshot import snapshot
 from remediator.http.admin import routes as admin_routes
 from remediator.http.history import routes as history_routes
@@ -277,6 +277,7 @@ class Daemon:
     # -- scheduling ----------------------------------------------------------------------
 
     def _declare(self) -> None:
+        self.metrics.declare_actions(BLAST_RADIUS.items())
         policy = self.engine.policy
         self.metrics.declare(
             [t.name for t in policy.targets],

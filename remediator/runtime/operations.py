@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from remediator.clock import Clock
-from remediator.core.decisions import BreakerChanged, Decision, Output
+from remediator.core.decisions import BreakerChanged, Decision, Output, Remediated
 from remediator.core.events import ManualRestart, Pause, Resume
 from remediator.core.guardrails import MANUAL
 from remediator.core.rules import ACTIONS, blast_radius_of, manual_plan
@@ -171,7 +171,7 @@ class Operator:
                 "outcome": "pending",
                 "detail": "no decision yet (the cluster status read is slow); see status",
             }
-        return {
+        reply: dict[str, Any] = {
             "target": target,
             "action": chosen,
             "blast_radius": blast_radius_of(chosen),
@@ -180,6 +180,11 @@ class Operator:
             "reason": decision.reason,
             "detail": decision.detail,
         }
+        ended = next((o for o in seen if isinstance(o, Remediated)), None)
+        if ended is not None:  # it ended before the reply (a call refused or failed)
+            reply["remediation"] = ended.outcome
+            reply["remediation_detail"] = ended.detail
+        return reply
 
     def _default_action(self, target: str) -> str:
         """The first step of the target's first rule: never a cluster-wide guess."""

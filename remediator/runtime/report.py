@@ -19,6 +19,7 @@ log = logging.getLogger("remediator.runtime.daemon")
 def say(d: Decision, metrics: Metrics) -> None:
     """Count and log a decision, once."""
     metrics.decisions.labels(rule=d.rule, target=d.target, outcome=d.outcome, reason=d.reason).inc()
+    metrics.decision_actions.labels(action=d.action, outcome=d.outcome).inc()
     log.info(
         f"decision on {d.target} by {d.rule}: {d.outcome} ({d.reason}): {d.detail}",
         extra={
