@@ -201,7 +201,7 @@ def test_a_rerun_keeps_every_edit_and_closes_the_credentials(
     root = copy_of(staged, tmp_path)
     conf = root / CONF
     (conf / "remediator.yaml").write_text("# mine\n")
-    (conf / "rules" / "kafka-ui.yaml").unlink()  # removed on purpose: must not come back
+    (conf / "rules" / "manager-tool.yaml").unlink()  # removed on purpose: must not come back
     (conf / "env").write_text("NCLOUD_ACCESS_KEY=ncp_iam_TEST\n")
     (conf / "credentials").chmod(0o755)
     (conf / "credentials" / "ncp-secret-key").write_text("s\n")
@@ -212,7 +212,7 @@ def test_a_rerun_keeps_every_edit_and_closes_the_credentials(
     done = make("install", root)
 
     assert {p: p.read_bytes() for p in edited} == edited
-    assert not (conf / "rules" / "kafka-ui.yaml").exists()
+    assert not (conf / "rules" / "manager-tool.yaml").exists()
     assert stat.S_IMODE((conf / "credentials").stat().st_mode) == 0o700
     assert "credentials/ was open to others: now mode 0700" in done.stdout
     assert "remediator.service differs from systemd/remediator.service (edited?): kept" in (
