@@ -146,6 +146,12 @@ class Metrics:
             ["target"],
             registry=r,
         )
+        self.silence_checks = Counter(
+            "remediator_silence_checks_total",
+            "Alertmanager silences asked before an action, by result (clear, silenced, error).",
+            ["result"],
+            registry=r,
+        )
         self.standby = Gauge(
             "remediator_standby",
             "1 while this process stands by for a PostgreSQL ledger another daemon holds.",

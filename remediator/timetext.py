@@ -69,3 +69,23 @@ def parse_time(text: str) -> float | None:
     if parsed.tzinfo is None:
         return None
     return parsed.timestamp()
+
+
+def parse_since(text: str, now: float) -> float:
+    """A starting time as an operator writes it: a duration back from `now` (`24h`), an RFC
+    3339 time, or epoch seconds; ValueError saying which forms there are."""
+    value = text.strip()
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        pass
+    when = parse_time(value)
+    if when is not None:
+        return when
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(
+            f"since {text!r}: give a duration back from now (24h, 7d), an RFC 3339 time "
+            "(2026-11-29T00:00:00Z) or epoch seconds"
+        ) from None

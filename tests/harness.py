@@ -34,7 +34,8 @@ class Harness:
     def __init__(self, tmp: Path, sb: Sandbox, clock: FakeClock, rules: str, **kw: str) -> None:
         self.sb, self.clock, self.tmp = sb, clock, tmp
         self.rules = rules
-        # guardrails=..., server=..., state=..., cluster_health=..., notify=... YAML fragments
+        # guardrails=..., server=..., state=..., cluster_health=..., notify=... YAML fragments;
+        # top=... more sections
         self.extra = kw
         self.executor = DeferredExecutor()
         self.daemon = self._build()
@@ -69,6 +70,7 @@ guardrails: {self.extra.get("guardrails", "{}")}
 targets:{targets}
 rules: [rules/*.yaml]
 notify: {self.extra.get("notify", "[]")}
+{self.extra.get("top", "")}
 """
         )
         config = load_config(self.tmp / "remediator.yaml")

@@ -86,6 +86,7 @@ PANELS_WITH_DATA = {
     "Notifications given up",  # declared at 0 from start-up
     "Notifications waiting",
     "Pending approvals",  # 0 for every target from start-up
+    "Silence checks by result",  # 0 from start-up, with or without Alertmanager
 }
 
 # Every alert stays quiet after a healthy incident; its witness shows that the series it

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from remediator import __version__
-from remediator.cli import approvals, check, discover, explain, operator, rehearse, run
+from remediator.cli import approvals, check, discover, explain, history, operator, rehearse, run
 from remediator.cli.common import EXIT_USAGE, Handler
 
 __all__ = ["build_parser", "main"]
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     operator.add_parsers(sub)
     approvals.add_parsers(sub)
     explain.add_parser(sub)
+    history.add_parser(sub)
     rehearse.add_parsers(sub)
     discover.add_parser(sub)
     return parser

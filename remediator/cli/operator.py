@@ -59,6 +59,14 @@ class DaemonApi:
         data: dict[str, Any] = resp.json()
         return data
 
+    def get_list(self, path: str) -> list[dict[str, Any]]:
+        resp = self.session.get(self.base + path, timeout=10)
+        if resp.status_code == 400:
+            raise ValueError(resp.json().get("error", "bad request"))
+        resp.raise_for_status()
+        data: list[dict[str, Any]] = resp.json()
+        return data
+
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if self.token is None:
             raise RemediatorError(
@@ -158,6 +166,8 @@ def _status(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
 
 
 def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
+    from remediator.runtime.history import cli_actor, os_user
+
     target = None if getattr(args, "all", False) else args.target
     if args.command == "pause":
         body: dict[str, Any] = {
@@ -167,7 +177,7 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
         }
         path = "/api/v1/pause"
     elif args.command == "resume":
-        body = {"target": target, "reset_breaker": args.reset_breaker}
+        body = {"target": target, "reset_breaker": args.reset_breaker, "reason": args.reason}
         path = "/api/v1/resume"
     else:
         body = {
@@ -182,16 +192,19 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
         path = "/api/v1/restart"
         print(_plan(args, config))
     if daemon.running():
-        result = daemon.post(path, body)
+        result = daemon.post(path, {**body, "actor": os_user()})
         via = "the running daemon"
     else:
         local = _offline(config)
+        who = cli_actor()
         try:
             op = local.operator
             if args.command == "pause":
-                result = op.pause(body["target"], body["seconds"], body["reason"])
+                result = op.pause(body["target"], body["seconds"], body["reason"], actor=who)
             elif args.command == "resume":
-                result = op.resume(body["target"], body["reset_breaker"])
+                result = op.resume(
+                    body["target"], body["reset_breaker"], reason=body["reason"], actor=who
+                )
             else:
                 result = op.restart(
                     body["target"],
@@ -201,6 +214,7 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
                     reset_breaker=body["reset_breaker"],
                     dry_run=body["dry_run"],
                     allow_fallback=body["allow_fallback"],
+                    actor=who,
                 )
                 if result.get("outcome") == "acted" and "remediation" not in result:
                     result["note"] = "sent; the daemon verifies the recovery when it next runs"
@@ -270,7 +284,8 @@ def add_parsers(sub: Subparsers) -> None:
         help="a manual restart through the same guardrails and ledger",
         description="Restart one target's cluster by hand. It goes through the same guards as "
         "an automatic restart (in progress, pause, cooldown, breaker, fleet limits, cluster "
-        "status), is recorded in the ledger and verified. Exit 0 when it was sent (or would "
+        "status, Alertmanager silences, maintenance windows), is recorded in the ledger and "
+        "verified. Exit 0 when it was sent (or would "
         "be, with --dry-run), 1 when a guard held it back." + via,
     )
     p.add_argument("target", help="the target's name")
@@ -299,7 +314,11 @@ def add_parsers(sub: Subparsers) -> None:
         help="let a withdrawn restart_cmak fall back to restart_all_services (blast radius "
         "cluster: every broker and ZooKeeper restart at once); without it nothing wider is sent",
     )
-    p.add_argument("--force", action="store_true", help="skip the cooldown (only the cooldown)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="skip the cooldown, Alertmanager silences and maintenance windows (nothing else)",
+    )
     p.add_argument(
         "--reset-breaker", action="store_true", help="close the target's open breakers first"
     )
@@ -318,7 +337,9 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument(
         "--for", dest="duration", required=True, metavar="DURATION", help="how long, e.g. 30m, 2h"
     )
-    p.add_argument("--reason", required=True, help="why (recorded and shown in status)")
+    p.add_argument(
+        "--reason", required=True, help="why (shown in status, recorded in the history, logged)"
+    )
     p.set_defaults(handler=operate)
 
     p = sub.add_parser(
@@ -335,4 +356,5 @@ def add_parsers(sub: Subparsers) -> None:
         action="store_true",
         help="also close the target's open breakers (after a human has looked)",
     )
+    p.add_argument("--reason", default="", help="why (recorded in the history and logged)")
     p.set_defaults(handler=operate)

@@ -17,6 +17,7 @@ def render_status(data: dict[str, Any]) -> str:
         paused = f"yes: {t['pause_reason']}" if t["paused"] else "-"
         rows.append((t["name"], t["cluster_no"], up, paused, _in_flight(t)))
     lines += [*_table(rows), ""]
+    lines += _windows(data["targets"])
     rows = [("RULE", "TARGET", "MODE", "PHASE", "WORST", "COOLDOWN", "BUDGET", "BREAKER", "LAST")]
     remedies: dict[str, str] = {}
     for t in data["targets"]:
@@ -71,6 +72,24 @@ def render_status(data: dict[str, Any]) -> str:
                 + (f", requestId {a['request_id']}" if a.get("request_id") else "")
             )
     return "\n".join(lines)
+
+
+def _windows(targets: list[dict[str, Any]]) -> list[str]:
+    """Each target's current and next maintenance window, on its zone's clocks (none: no
+    table)."""
+    rows: list[tuple[str, ...]] = [("TARGET", "MAINTENANCE NOW", "NEXT WINDOW")]
+    for t in targets:
+        if not t.get("maintenance"):
+            continue
+        now, nxt = t["maintenance"]["current"], t["maintenance"]["next"]
+        rows.append(
+            (
+                t["name"],
+                f"{now['name']} until {now['local_end']}" if now else "-",
+                f"{nxt['name']} {nxt['local_start']} to {nxt['local_end']}" if nxt else "-",
+            )
+        )
+    return [*_table(rows), ""] if len(rows) > 1 else []
 
 
 def _with_radius(action: str) -> str:

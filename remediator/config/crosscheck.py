@@ -3,7 +3,8 @@
 They look at the raw items, not the validated models, so that an item with some other mistake
 is still checked and every problem is reported at once: unique names and cluster numbers, a
 target's region on the site, rule names and target globs, a `check: cluster` trigger on targets
-that have `cluster_health`, and every action a rule may send within its `max_blast_radius`.
+that have `cluster_health`, every action a rule may send within its `max_blast_radius`, and
+maintenance windows' names and target globs.
 """
 
 from __future__ import annotations
@@ -105,6 +106,27 @@ def check_rules(report: Report, rules: Sequence[Located], targets: Sequence[Loca
         for path, action in _sent(at):
             if action == "restart_cmak" and at.raw.get("fallback_action") is None and not narrow:
                 report.warn(at.doc, path, CMAK_WITHDRAWN)
+
+
+def check_maintenance(
+    report: Report, entries: Sequence[Located], targets: Sequence[Located]
+) -> None:
+    """Unique maintenance window names, and target globs that match targets."""
+    names = (at.raw.get("name") for at in targets)
+    known = list(dict.fromkeys(name for name in names if isinstance(name, str)))
+    firsts: dict[str, int] = {}
+    for at in entries:
+        name = at.raw.get("name")
+        if isinstance(name, str):
+            line = at.doc.line_of((*at.path, "name"))
+            first = firsts.setdefault(name, line)
+            if first != line:
+                report.add(
+                    at.doc,
+                    (*at.path, "name"),
+                    f"duplicate maintenance window {name!r} (first on line {first})",
+                )
+        _check_globs(report, at, known)
 
 
 def _patterns(at: Located) -> list[str]:

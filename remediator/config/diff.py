@@ -34,7 +34,7 @@ def describe_changes(old: Config, new: Config) -> str:
         changes.append(f"~{name} ({', '.join(fields)})")
     if changes:
         parts.append("rules " + " ".join(changes))
-    for section in ("ncp", "guardrails", "server", "state"):
+    for section in ("ncp", "guardrails", "server", "state", "alertmanager", "maintenance"):
         if getattr(old, section) != getattr(new, section):
             parts.append(f"{section} changed")
     return "; ".join(parts) if parts else "no changes"

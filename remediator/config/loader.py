@@ -11,16 +11,26 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from remediator.config.crosscheck import Located, check_rules, check_targets
+from remediator.config.crosscheck import Located, check_maintenance, check_rules, check_targets
 from remediator.config.health import ClusterCheck, HealthCheck
+from remediator.config.maintenance import Maintenance
 from remediator.config.messages import describe
-from remediator.config.model import Guardrails, Ncp, Section, Server, State, Target
+from remediator.config.model import (
+    Alertmanager,
+    Guardrails,
+    Ncp,
+    Section,
+    Server,
+    State,
+    Target,
+)
 from remediator.config.notifymodel import NotifySink
 from remediator.config.rulemodel import Rule
 from remediator.config.secrets import Secrets, SecretUse, resolve_secrets
@@ -55,6 +65,8 @@ class Config(Section):
     targets: tuple[Target, ...]
     rules: tuple[Rule, ...]
     notify: tuple[NotifySink, ...] = ()
+    alertmanager: Alertmanager | None = None
+    maintenance: tuple[Maintenance, ...] = ()
     warnings: tuple[str, ...] = ()
     secret_uses: tuple[SecretUse, ...] = ()
 
@@ -65,6 +77,10 @@ class Config(Section):
     def region_of(self, target: Target) -> str:
         """The CDSS region of `target`: its own override, else `ncp.region`."""
         return target.region or self.ncp.region
+
+    def maintenance_of(self, target: str) -> tuple[Maintenance, ...]:
+        """The `maintenance:` entries whose target globs match `target`."""
+        return tuple(m for m in self.maintenance if any(fnmatchcase(target, p) for p in m.targets))
 
     def health_checks(self) -> tuple[HealthCheck, ...]:
         """The probe of every target, in configuration order."""
@@ -134,6 +150,8 @@ class _MainFile(Section):
     targets: Any = None
     rules: Any = None
     notify: Any = None
+    alertmanager: Any = None
+    maintenance: Any = None
 
 
 class _RulesFile(Section):
@@ -220,6 +238,9 @@ def load_config(path: Path) -> Config:
     server = loader.validate(Server, root.get("server"), doc, ("server",))
     state = loader.validate(State, root.get("state"), doc, ("state",))
     guardrails = loader.validate(Guardrails, root.get("guardrails"), doc, ("guardrails",))
+    alertmanager = None
+    if root.get("alertmanager") is not None:
+        alertmanager = loader.validate(Alertmanager, root["alertmanager"], doc, ("alertmanager",))
     targets = [
         (loader.validate(Target, item, doc, at.path), at)
         for at, item in _located(
@@ -228,6 +249,12 @@ def load_config(path: Path) -> Config:
     ]
     rules = _load_rules(loader, doc, root.get("rules"))
     sinks = _load_sinks(loader, doc, root.get("notify"))
+    maintenance = [
+        (loader.validate(Maintenance, item, doc, at.path), at)
+        for at, item in _located(
+            loader.items(root.get("maintenance"), doc, ("maintenance",)), doc, "maintenance"
+        )
+    ]
 
     raw_ncp = root.get("ncp")
     site = (
@@ -235,6 +262,7 @@ def load_config(path: Path) -> Config:
     )
     check_targets(loader, [at for _, at in targets], site if isinstance(site, str) else None)
     check_rules(loader, [at for _, at in rules], [at for _, at in targets])
+    check_maintenance(loader, [at for _, at in maintenance], [at for _, at in targets])
     valid_targets = [(t, at) for t, at in targets if t is not None]
     valid_rules = [(r, at) for r, at in rules if r is not None]
     problems = loader.sorted_problems()
@@ -254,6 +282,8 @@ def load_config(path: Path) -> Config:
         targets=tuple(t for t, _ in valid_targets),
         rules=tuple(r for r, _ in valid_rules),
         notify=tuple(s for s, _ in sinks),
+        alertmanager=alertmanager,
+        maintenance=tuple(m for m, _ in maintenance if m is not None),
         warnings=tuple(loader.warnings),
         secret_uses=_secret_uses(doc, ncp, server, valid_targets, sinks),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict, model_validator
@@ -24,9 +24,13 @@ from remediator.timetext import format_duration, parse_duration
 
 DEFAULT_LISTEN = "127.0.0.1:9820"
 DEFAULT_STATE_PATH = "/var/lib/remediator/state.db"
+DEFAULT_RETENTION = 90 * 86400.0  # SPEC section 11: the history is kept 90 days
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 SECRET_KINDS = ("env", "file", "credential")
 NCP_KEY_KINDS = (*SECRET_KINDS, "ncloud_profile")
+# The labels that name a target in alerts and silences (SPEC sections 6 and 10).
+IDENTIFYING_LABELS = ("remediator_target", "cluster_no", "service_group_instance_no")
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def fail(key: str | tuple[str | int, ...] | None, message: str) -> NoReturn:
@@ -120,6 +124,26 @@ def _regex(value: object) -> str:
     return value
 
 
+def _label_name(value: object) -> str:
+    if not isinstance(value, str) or not LABEL_NAME.fullmatch(value):
+        fail(None, "must be a Prometheus label name: letters, digits and '_', not first a digit")
+    if value in IDENTIFYING_LABELS:
+        fail(
+            None,
+            f"{value} names every target already (remediator_target is its name, cluster_no "
+            "and service_group_instance_no its cluster_no): leave it out of labels",
+        )
+    return value
+
+
+def _label_value(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value:
+        fail(None, "must be a non-empty label value (a string)")
+    return value
+
+
 Duration = Annotated[float, PlainValidator(_duration)]
 Name = Annotated[str, PlainValidator(_name)]
 ClusterNo = Annotated[str, PlainValidator(_cluster_no)]
@@ -130,6 +154,8 @@ Listen = Annotated[str, PlainValidator(_listen)]
 Regex = Annotated[str, PlainValidator(_regex)]
 Text = Annotated[str, Strict(), Field(min_length=1)]
 Count = Annotated[int, Strict(), Field(ge=1)]
+LabelName = Annotated[str, PlainValidator(_label_name)]
+LabelValue = Annotated[str, PlainValidator(_label_value)]
 
 
 class Section(BaseModel):
@@ -184,10 +210,12 @@ class Server(Section):
 
 
 class State(Section):
-    """`state:` the ledger: a SQLite `path` (default) or a PostgreSQL `url`."""
+    """`state:` the ledger: a SQLite `path` (default) or a PostgreSQL `url`; the history is
+    kept for `retention`."""
 
     path: Text | None = None
     url: Text | None = None
+    retention: Duration = DEFAULT_RETENTION
 
     @model_validator(mode="before")
     @classmethod
@@ -207,6 +235,32 @@ class State(Section):
             if parts.password is not None:
                 fail("url", "must not contain a password; use PGPASSWORD or ~/.pgpass")
         return self
+
+
+class Alertmanager(Section):
+    """`alertmanager:` where to ask for silences (API v2), and what to do when it cannot be
+    asked; `urls` for an HA pair (any one that answers will do)."""
+
+    url: Url | None = None
+    urls: Annotated[tuple[Url, ...], Field(min_length=1)] | None = None
+    on_error: Literal["act", "hold"] = "act"
+    timeout: Duration = 5.0
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Alertmanager:
+        if self.url is not None and self.urls is not None:
+            fail("urls", "give either url (one Alertmanager) or urls (several), not both")
+        if self.url is None and self.urls is None:
+            fail("url", "is required (or urls: a list, for an HA pair)")
+        for k, url in enumerate(self.endpoints):
+            if self.endpoints.index(url) < k:
+                fail(("urls", k), f"repeats urls[{self.endpoints.index(url)}]")
+        return self
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """Every Alertmanager to ask, in the order written."""
+        return self.urls if self.urls is not None else (self.url,) if self.url else ()
 
 
 class MassFailure(Section):
@@ -290,6 +344,17 @@ class Target(Section):
     region: Text | None = None
     health: Health
     cluster_health: ClusterHealth | None = None
+    # More labels that name this target in Alertmanager silences (SPEC section 10).
+    labels: dict[LabelName, LabelValue] = Field(default_factory=dict)
+
+    def identity(self) -> dict[str, str]:
+        """Every label that names this target, with its value (a silence matches on these)."""
+        return {
+            "remediator_target": self.name,
+            "cluster_no": self.cluster_no,
+            "service_group_instance_no": self.cluster_no,
+            **self.labels,
+        }
 
     def health_check(self) -> HealthCheck:
         """The probe of this target."""

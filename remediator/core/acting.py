@@ -7,6 +7,7 @@ from remediator.core.decisions import Output
 from remediator.core.events import PreflightResult
 from remediator.core.guardrails import local_guard, manual_guard
 from remediator.core.ladder import next_step_look, take
+from remediator.core.respect import respected
 from remediator.core.rules import AlertTrigger
 from remediator.core.state import MANUAL, EngineState
 from remediator.core.trip import Trip, suppress
@@ -42,6 +43,9 @@ def on_preflight(state: EngineState, p: PreflightResult, now: float) -> list[Out
     if p.cluster_busy:
         why = p.cluster_detail or "cluster status is changing"
         return suppress(state, trip, "cluster_busy", why, now)
+    held = respected(p)
+    if held is not None:
+        return suppress(state, trip, *held, now)
     if rule.name == MANUAL:
         blocked = manual_guard(state, rule, p.target, now)
     else:

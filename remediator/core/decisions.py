@@ -31,6 +31,9 @@ SUPPRESSION_REASONS = (
     "awaiting_approval",
     "approval_expired",
     "approval_denied",
+    # SPEC section 10: what operators already said.
+    "silenced",
+    "maintenance",
 )
 ApprovalResolution = Literal["approved", "denied", "expired"]
 
@@ -75,6 +78,7 @@ class CheckFirst:
     action: str = ""
     check: Evidence = "tool"
     step: int = 0
+    respect: bool = True
 
 
 @dataclass(frozen=True)

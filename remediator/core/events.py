@@ -10,6 +10,8 @@ from remediator.core.rules import Evidence
 
 AlertStatus = Literal["firing", "resolved"]
 ActionResult = Literal["success", "failure", "unknown", "not_available"]
+# What operators already said that holds an action (SPEC section 10): a silence, a window.
+HoldReason = Literal["silenced", "maintenance"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class PreflightResult:
     # rolling_restart: whether NCP's pre-check answered SUCCESS (None: not asked), and its words.
     precheck_ok: bool | None = None
     precheck_message: str = ""
+    # An Alertmanager silence or a maintenance window holding the target (None: neither, or
+    # not asked), and in words which one (the silence's id, author and comment).
+    held: HoldReason | None = None
+    held_detail: str = ""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from remediator.core.approval import request
 from remediator.core.decisions import Act, Output
 from remediator.core.events import PreflightResult
 from remediator.core.guardrails import Blocked, ladder_guard, passed_summary
+from remediator.core.respect import respected
 from remediator.core.rules import REMEDIES, Rule
 from remediator.core.state import EngineState, InFlight, RuleState
 from remediator.core.trip import Trip, ask_first, decide, rule_state, suppress
@@ -202,7 +203,7 @@ def next_step_look(  # noqa: PLR0913 - a step's trip and look; the rest by keywo
     if p.cluster_busy:
         held = ("cluster_busy", p.cluster_detail or "cluster status is changing")
     else:
-        held = ladder_guard(state, rule, target, now)
+        held = respected(p) or ladder_guard(state, rule, target, now)
     if held is None:
         st.last_reason = None
         return take(state, trip, p, now, step, approved=approved)

@@ -2,6 +2,8 @@
 
 `remediator pause|resume|restart` call these when the daemon runs, so that its engine is the
 one deciding; the token is `server.admin_token`. Without one configured, they answer 403.
+The token names no one: who acted, for the history and the log, is the `actor` a body gives
+(the CLI sends its OS user) and the caller's address (see `api_actor`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ MAX_BODY = 64 * 1024
 class Operations(Protocol):
     """What the daemon offers operators; each raises ValueError for a bad request."""
 
-    def pause(self, target: str | None, seconds: float, reason: str) -> dict[str, Any]: ...
+    def pause(
+        self, target: str | None, seconds: float, reason: str, *, actor: str = ""
+    ) -> dict[str, Any]: ...
 
-    def resume(self, target: str | None, reset_breaker: bool) -> dict[str, Any]: ...
+    def resume(
+        self, target: str | None, reset_breaker: bool, *, reason: str = "", actor: str = ""
+    ) -> dict[str, Any]: ...
 
     def restart(  # noqa: PLR0913 - the operator's restart options, by keyword
         self,
@@ -37,6 +43,7 @@ class Operations(Protocol):
         reset_breaker: bool,
         dry_run: bool,
         allow_fallback: bool = False,
+        actor: str = "",
     ) -> dict[str, Any]: ...
 
 
@@ -85,18 +92,34 @@ def bearer_json(token: Secret | None, call: Call) -> WsgiApp:
     return app
 
 
+def api_actor(body: dict[str, Any], environ: Environ) -> str:
+    """Who a call acts as: the name its body gives, and the address it came from."""
+    name = body.get("actor")
+    name = name.strip()[:100] if isinstance(name, str) and name.strip() else "unnamed caller"
+    return f"{name} (admin API from {environ.get('REMOTE_ADDR') or 'an unknown address'})"
+
+
 def routes(token: Secret | None, ops: Operations) -> dict[tuple[str, str], WsgiApp]:
     """The three POST routes, for `server.Routes.extra`."""
     return {
         ("POST", PAUSE): bearer_json(
-            token, lambda b, _e: ops.pause(b.get("target"), float(b["seconds"]), str(b["reason"]))
+            token,
+            lambda b, e: ops.pause(
+                b.get("target"), float(b["seconds"]), str(b["reason"]), actor=api_actor(b, e)
+            ),
         ),
         ("POST", RESUME): bearer_json(
-            token, lambda b, _e: ops.resume(b.get("target"), bool(b.get("reset_breaker", False)))
+            token,
+            lambda b, e: ops.resume(
+                b.get("target"),
+                bool(b.get("reset_breaker", False)),
+                reason=str(b.get("reason") or ""),
+                actor=api_actor(b, e),
+            ),
         ),
         ("POST", RESTART): bearer_json(
             token,
-            lambda b, _e: ops.restart(
+            lambda b, e: ops.restart(
                 str(b["target"]),
                 b.get("action"),
                 str(b["reason"]),
@@ -104,6 +127,7 @@ def routes(token: Secret | None, ops: Operations) -> dict[tuple[str, str], WsgiA
                 reset_breaker=bool(b.get("reset_breaker", False)),
                 dry_run=bool(b.get("dry_run", False)),
                 allow_fallback=bool(b.get("allow_fallback", False)),
+                actor=api_actor(b, e),
             ),
         ),
     }

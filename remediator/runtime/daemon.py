@@ -29,10 +29,12 @@ from remediator.core.rules import BLAST_RADIUS, AlertTrigger
 from remediator.core.snapshot import snapshot
 from remediator.http import approvals as approval_http
 from remediator.http.admin import routes as admin_routes
+from remediator.http.history import routes as history_routes
 from remediator.http.intake import PATH as INTAKE_PATH
 from remediator.http.server import HttpServer, Routes, make_app
 from remediator.metrics import Metrics
 from remediator.notify import messages
+from remediator.runtime import history
 from remediator.runtime.clusterlooks import ClusterLooks
 from remediator.runtime.driver import Driver
 from remediator.runtime.eventlog import event_to_json
@@ -46,6 +48,8 @@ log = logging.getLogger("remediator.runtime.daemon")
 TICK_SECONDS = 1.0
 # A signed read-only call per target this often, so that a broken action path shows early.
 READINESS_SECONDS = 60.0
+# The history older than state.retention is swept this often.
+HISTORY_SWEEP = 3600.0
 
 
 class Daemon:
@@ -71,6 +75,7 @@ class Daemon:
         self._stopping = threading.Event()
         self._ready = False
         self._episodes_swept_at = -math.inf
+        self._history_swept_at = -math.inf
         self.parts = build(
             config,
             clock=self.clock,
@@ -114,6 +119,7 @@ class Daemon:
                         ("POST", INTAKE_PATH): self.parts.intake,
                         **admin_routes(self.parts.secrets.admin_token, self.parts.operator),
                         **asked,
+                        **history_routes(self.history),
                     },
                     prefixed=answered,
                 )
@@ -355,6 +361,9 @@ class Daemon:
         if now >= self._episodes_swept_at + EPISODE_SWEEP:
             self._episodes_swept_at = now
             self._forget_episodes(now)
+        if now >= self._history_swept_at + HISTORY_SWEEP:
+            self._history_swept_at = now
+            self._sweep_history(now)
 
     def _forget_episodes(self, now: float) -> None:
         """The ledger forgets alert episodes as the engine does (see EPISODE_MEMORY)."""
@@ -367,6 +376,20 @@ class Daemon:
             log.info(
                 f"forgot {forgotten} alert episode(s) not seen for {EPISODE_MEMORY / 86400:g} days",
                 extra={"event": "ledger", "forgotten": forgotten},
+            )
+
+    def _sweep_history(self, now: float) -> None:
+        """Forget the history older than `state.retention` (SPEC section 11)."""
+        retention = self.config.state.retention
+        try:
+            swept = self.ledger.sweep_history(now - retention)
+        except Exception:  # the tick goes on; the next sweep tries again
+            log.exception("could not sweep the history", extra={"event": "ledger"})
+            return
+        if swept:
+            log.info(
+                f"swept {swept} history entries older than {retention / 86400:g} days",
+                extra={"event": "ledger", "swept": swept},
             )
 
     def _update_gauges(self, now: float) -> None:
@@ -393,6 +416,10 @@ class Daemon:
     def status(self) -> dict[str, Any]:
         """The data of `remediator status`."""
         return status(self.driver, self.clock.now())
+
+    def history(self, target: str | None, since: str, limit: int) -> list[dict[str, Any]]:
+        """The data of `remediator history` (see `runtime.history.view`)."""
+        return history.view(self.ledger, target, since, limit, self.clock.now())
 
     def _status_line(self) -> str:
         ups = sum(1 for t in self.engine.targets.values() if t.last_ok)

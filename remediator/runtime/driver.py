@@ -48,9 +48,10 @@ from remediator.ncp.results import ClusterStatus
 from remediator.notify import messages
 from remediator.notify.sinks import Router
 from remediator.probe import cluster as cluster_look
-from remediator.runtime import approvals, remedies, report
+from remediator.runtime import approvals, history, remedies, report
 from remediator.runtime.alertqueue import AlertQueue
 from remediator.runtime.notices import Notices
+from remediator.runtime.respect import Respect
 from remediator.runtime.runner import Runner
 from remediator.store import Ledger
 
@@ -77,6 +78,7 @@ class Driver:
         dry_run: bool = False,
         failpoint: str | None = None,
         router: Router | None = None,
+        respect: Respect | None = None,
     ) -> None:
         self.engine = engine
         # Where notifications go; they are written to the ledger with what causes them.
@@ -90,6 +92,8 @@ class Driver:
         self.clock = clock
         self.executor = executor
         self.dry_run = dry_run
+        # Silences and maintenance windows, asked before each action (None: nothing to ask).
+        self.respect = respect
         # Crash tests only: die with SIGKILL at a named point of a remediation.
         self.failpoint = failpoint
         self.lock = threading.RLock()
@@ -110,6 +114,7 @@ class Driver:
         # Sees every event in the order the engine does (for `explain` recordings).
         self.recorder: Callable[[Event, float], object] | None = None
         self._recorder_failing = False
+        self._history = history.HistoryWriter(ledger)
         # `self.feed` looked up each time: tests wrap it.
         self._alerts = AlertQueue(
             self.executor.submit, lambda alert: self._guarded(self.feed, alert)
@@ -128,11 +133,13 @@ class Driver:
         regions: dict[str, str],
         path_client: CdssClient | None = None,
         router: Router | None = None,
+        respect: Respect | None = None,
     ) -> None:
         """Switch to a reloaded configuration's engine and collaborators (call under `lock`)."""
         self.engine, self.client, self._probe = engine, client, probe
         if router is not None:
             self.notices.router = router
+        self.respect = respect
         self.path_client = path_client or client
         self.checks, self.regions = checks, regions
 
@@ -159,6 +166,8 @@ class Driver:
         for out in outputs:
             if isinstance(out, Decision) and out.outcome == "suppressed":
                 report.say(out, self.metrics)
+        # The history too, but before the runner sends what was decided.
+        self._history.write(event, outputs)
         for event_listener in self.event_listeners:
             event_listener(event)
         for out in outputs:
@@ -354,7 +363,9 @@ class Driver:
 
     def _check_first(self, c: CheckFirst) -> PreflightResult:
         """The answer to a `CheckFirst`: the cluster status, a fresh look at the rule's evidence
-        when asked (the tool's probe, or that status), and what the step needs (see remedies)."""
+        when asked (the tool's probe, or that status), what the step needs (see remedies), and
+        whether a silence or a maintenance window holds the target."""
+        held = self.respect.hold(c.target, self.clock.now()) if c.respect and self.respect else None
         fresh = None
         check = self.checks.get(c.target)
         if c.probe and c.check == "tool" and check is not None:
@@ -391,6 +402,8 @@ class Driver:
             nodes_detail=gathered.nodes_detail,
             precheck_ok=gathered.precheck_ok,
             precheck_message=gathered.precheck_message,
+            held=held[0] if held else None,
+            held_detail=held[1] if held else "",
         )
 
     def count_look(self, result: ProbeResult) -> ProbeResult:

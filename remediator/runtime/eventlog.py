@@ -32,6 +32,7 @@ from remediator.core.events import (
     AlertEvent,
     ApprovalAnswer,
     Event,
+    HoldReason,
     ManualRestart,
     Pause,
     PreflightResult,
@@ -248,6 +249,13 @@ def _preflight(obj: _Obj, at: float) -> PreflightResult:
             "precheck_ok", lambda v: v is None or isinstance(v, bool), "a bool", None
         ),
         precheck_message=obj.text("precheck_message", ""),
+        held=obj.get(
+            "held",
+            lambda v: v is None or v in get_args(HoldReason),
+            "null, silenced or maintenance",
+            None,
+        ),
+        held_detail=obj.text("held_detail", ""),
     )
 
 

@@ -1,9 +1,11 @@
 """What operators can do to a daemon's decisions: pause, resume, restart, approve and deny — one
 implementation, used by the admin API of a running daemon and by the commands when no daemon
-runs."""
+runs. Each act is logged and written to the history with who did it and why (`actor`: see
+`history.cli_actor` and `http.admin.api_actor`)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -17,8 +19,11 @@ from remediator.core.rules import ACTIONS, blast_radius_of, manual_plan
 from remediator.notify import messages
 from remediator.runtime import approvals
 from remediator.runtime.driver import Driver
+from remediator.runtime.history import operator_act
 from remediator.store import Ledger
-from remediator.timetext import iso
+from remediator.timetext import format_duration, iso
+
+log = logging.getLogger("remediator.runtime.daemon")
 
 
 class Operator:
@@ -47,7 +52,9 @@ class Operator:
         ref = None if target is None else self.driver.engine.policy.target(target)
         return ref.cluster_no if ref else None
 
-    def pause(self, target: str | None, seconds: float, reason: str) -> dict[str, Any]:
+    def pause(
+        self, target: str | None, seconds: float, reason: str, *, actor: str = ""
+    ) -> dict[str, Any]:
         """Hold every action on `target` (all when None) for `seconds`."""
         self._target(target)
         if seconds <= 0:
@@ -61,10 +68,14 @@ class Operator:
         )
         self.ledger.record_pause(target=target, until=until, reason=reason, at=now, notices=notices)
         self.driver.notices.written(notices)
+        detail = f"for {format_duration(seconds)}, until {iso(until)}"
+        self._act("pause", target, actor, reason, now, detail=detail)
         self.driver.feed(Pause(target, until, reason, now))
         return {"paused": target or "*", "until": iso(until), "reason": reason}
 
-    def resume(self, target: str | None, reset_breaker: bool) -> dict[str, Any]:
+    def resume(
+        self, target: str | None, reset_breaker: bool, *, reason: str = "", actor: str = ""
+    ) -> dict[str, Any]:
         """Lift a pause (all when None); close breakers too with `reset_breaker`."""
         self._target(target)
         now = self.clock.now()
@@ -73,11 +84,41 @@ class Operator:
         )
         self.ledger.clear_pause(target=target, at=now, notices=notices)
         self.driver.notices.written(notices)
+        detail = "and close its breakers" if reset_breaker else ""
+        self._act("resume", target, actor, reason, now, detail=detail)
         outputs = self.driver.feed(Resume(target, now, reset_breaker=reset_breaker))
         closed = [
             f"{o.rule}/{o.target}" for o in outputs if isinstance(o, BreakerChanged) and not o.open
         ]
         return {"resumed": target or "*", "breakers_closed": closed}
+
+    def _act(  # noqa: PLR0913 - an act's fields; the rest by keyword
+        self,
+        act: str,
+        target: str | None,
+        actor: str,
+        reason: str,
+        now: float,
+        *,
+        action: str = "",
+        detail: str = "",
+    ) -> None:
+        """Log an operator's act and write it to the history, with who and why."""
+        entry = operator_act(
+            act, target, actor=actor, reason=reason, at=now, action=action, detail=detail
+        )
+        self.ledger.record_history([entry])
+        what = " ".join(p for p in (act, target or "every target", action, detail) if p)
+        log.info(
+            f"{what}, by {entry.actor}: {reason or 'no reason given'}",
+            extra={
+                "event": "operator",
+                "act": act,
+                "target": entry.target,
+                "reason": reason,
+                "actor": entry.actor,
+            },
+        )
 
     def restart(  # noqa: PLR0913 - the operator's restart options, by keyword
         self,
@@ -89,6 +130,7 @@ class Operator:
         reset_breaker: bool,
         dry_run: bool,
         allow_fallback: bool = False,
+        actor: str = "",
     ) -> dict[str, Any]:
         """Ask the engine for a restart; returns its decision (and whether it was sent).
 
@@ -101,6 +143,18 @@ class Operator:
         if chosen not in ACTIONS:
             raise ValueError(f"unknown action {chosen!r} (one of {', '.join(ACTIONS)})")
         plan = manual_plan(chosen, allow_fallback=allow_fallback, dry_run=dry_run)
+        flags = [
+            flag
+            for flag, on in (
+                ("--force", force),
+                ("--reset-breaker", reset_breaker),
+                ("--dry-run", dry_run),
+                ("--allow-fallback", allow_fallback),
+            )
+            if on
+        ]
+        now = self.clock.now()
+        self._act("restart", target, actor, reason, now, action=chosen, detail=" ".join(flags))
         decided = threading.Event()
         seen: list[Output] = []
 
@@ -112,7 +166,6 @@ class Operator:
 
         self.driver.listeners.append(listen)
         try:
-            now = self.clock.now()
             self.driver.feed(
                 ManualRestart(
                     target, chosen, reason, now, force, reset_breaker, dry_run, allow_fallback
@@ -181,6 +234,15 @@ class Operator:
             outputs = self.driver.feed(ApprovalAnswer(approval, approve, by, reason, now))
             if not any(isinstance(o, ApprovalSettled) for o in outputs):
                 raise ValueError(f"approval {approval} is no longer pending")
+            self._act(
+                "approve" if approve else "deny",
+                target,
+                by,
+                reason,
+                now,
+                action=found.action,
+                detail=f"approval {approval}",
+            )
             if self._drain is not None:
                 self._drain()
             decided.wait(self._wait)

@@ -11,10 +11,19 @@ from remediator.runtime.driver import Driver
 
 
 def status(driver: Driver, now: float) -> dict[str, Any]:
-    """Targets, rules, cooldowns, budgets, breakers and pauses at `now`, and the last actions."""
+    """Targets, rules, cooldowns, budgets, breakers, pauses and maintenance windows at `now`,
+    and the last actions."""
     with driver.lock:
         data = snapshot(driver.engine, now)
         data["approvals"] = approvals.pending(driver.engine, now)
+    respect = driver.respect
+    for target in data["targets"]:
+        # The current and next maintenance window (None: none configured for the target).
+        target["maintenance"] = (
+            respect.windows_view(target["name"], now)
+            if respect is not None and respect.windows.get(target["name"])
+            else None
+        )
     data["recent_actions"] = [
         {
             "id": a.id,

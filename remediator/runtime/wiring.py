@@ -36,6 +36,7 @@ from remediator.probe.runner import Prober, make_probe_session
 from remediator.runtime.driver import Driver
 from remediator.runtime.executors import DeferredExecutor
 from remediator.runtime.operations import Operator
+from remediator.runtime.respect import Respect
 from remediator.store import Ledger, open_ledger
 
 log = logging.getLogger("remediator.runtime.daemon")
@@ -59,6 +60,7 @@ class Parts:
     intake: AlertIntake
     operator: Operator
     dispatcher: Dispatcher  # sends the outbox; started by the daemon, never by a command
+    respect: Respect
 
     def close(self) -> None:
         """Stop the sender; close the ledger, the clients and the probe session (the executor
@@ -68,6 +70,7 @@ class Parts:
         self.client.close()
         self.path_client.close()
         self.probe_session.close()
+        self.respect.close()
 
 
 def build(  # noqa: PLR0913 - injected collaborators, by keyword
@@ -95,6 +98,7 @@ def build(  # noqa: PLR0913 - injected collaborators, by keyword
     engine = make_engine(config, ledger, now=clock.now(), metrics=metrics, announce=True)
     actions = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
     router = Router(sinks_of(config.notify, secrets.by_ref))
+    respect = Respect.from_config(config, clock=clock, metrics=metrics)
     driver = Driver(
         engine=engine,
         ledger=ledger,
@@ -108,6 +112,7 @@ def build(  # noqa: PLR0913 - injected collaborators, by keyword
         dry_run=dry_run,
         failpoint=(environ if environ is not None else os.environ).get("REMEDIATOR_FAILPOINT"),
         router=router,
+        respect=respect,
     )
     driver.path_client = path_client
     intake = AlertIntake(
@@ -139,6 +144,7 @@ def build(  # noqa: PLR0913 - injected collaborators, by keyword
         intake=intake,
         operator=operator,
         dispatcher=Dispatcher(ledger, router, clock=clock, metrics=metrics),
+        respect=respect,
     )
 
 
@@ -164,6 +170,8 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
         )
     prober = Prober(old.probe_session, clock, secrets.by_ref)
     router = Router(sinks_of(config.notify, secrets.by_ref))
+    # The old one is not closed: a look before acting may be asking Alertmanager.
+    respect = Respect.from_config(config, clock=clock, metrics=old.metrics)
     driver = old.driver
     with driver.lock:
         engine = make_engine(config, old.ledger, now=clock.now(), metrics=old.metrics)
@@ -176,6 +184,7 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
             checks=checks_of(config),
             regions=regions_of(config),
             router=router,
+            respect=respect,
         )
         old.intake.targets = engine.policy.targets
         old.intake.index = index_targets(engine.policy.targets)
@@ -188,6 +197,7 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
         path_client=path_client,
         prober=prober,
         engine=engine,
+        respect=respect,
     )
 
 

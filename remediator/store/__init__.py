@@ -1,4 +1,5 @@
-"""The ledger: the durable record of intents, outcomes, remediations, breakers and pauses.
+"""The ledger: the durable record of intents, outcomes, remediations, breakers and pauses,
+and the history of decisions and operator acts.
 
 One interface (`Ledger`); `sql.py` holds its SQL, `receipts.py` the webhook alert receipts
 (group commit, re-sends answered from memory), and each backend its connection: `sqlite.py`
@@ -10,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from remediator.errors import RemediatorError
+from remediator.store.history import HistoryEntry
 from remediator.store.ledger import Ledger, LedgerAction
 from remediator.store.sqlite import SqliteLedger
 
-__all__ = ["Ledger", "LedgerAction", "open_ledger"]
+__all__ = ["HistoryEntry", "Ledger", "LedgerAction", "open_ledger"]
 
 
 def open_ledger(

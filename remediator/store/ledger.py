@@ -8,6 +8,7 @@ from typing import Protocol
 
 from remediator.core.events import AlertEvent
 from remediator.core.state import ActionRecord, ApprovalRecord, PauseRecord
+from remediator.store.history import HistoryEntry
 from remediator.store.outbox import OutboxEntry, PendingNotification
 
 
@@ -227,6 +228,20 @@ class Ledger(Protocol):
 
     def forget_notifications(self, before: float) -> int:
         """Delete the notifications sent or given up before `before`; how many there were."""
+        ...
+
+    def record_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """Write decisions, outcomes or operator acts to the history, durably, at once."""
+        ...
+
+    def history(
+        self, *, target: str | None = None, since: float, limit: int = 1000
+    ) -> list[HistoryEntry]:
+        """The history since `since`, newest first (for `target` and acts on every target)."""
+        ...
+
+    def sweep_history(self, before: float) -> int:
+        """Forget the history older than `before`; how many entries went."""
         ...
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
 """The ledger's logic in SQL, for the backends that differ only in their connection.
 
-`SqlLedger` holds everything the `Ledger` protocol asks: the statements here, and webhook alert
-receipts from `receipts.py` (group commit, and the memory of episodes already on disk). A
+`SqlLedger` holds everything the `Ledger` protocol asks: the statements here, webhook alert
+receipts from `receipts.py` (group commit, and the memory of episodes already on disk), and the
+history from `history.py`. A
 backend (sqlite.py, postgres.py) opens the connection and says how to begin a transaction and
 run a statement. The SQL is written once, in SQLite's dialect; PostgreSQL's differs in its
 placeholders (%s for ?) and in spelling the two-argument MAX as GREATEST, which `postgres.py`
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 from remediator.core.events import AlertEvent
 from remediator.core.state import ActionRecord, PauseRecord
-from remediator.store import approvals, outbox
+from remediator.store import approvals, history, outbox
 from remediator.store.approvals import ApprovalsSql
 from remediator.store.ledger import LedgerAction
 from remediator.store.outbox import OutboxEntry, OutboxSql
@@ -82,6 +83,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # Humans in the loop (SPEC section 10): the notification outbox, and approvals.
     3: (*outbox.TABLES, *approvals.TABLES),
+    # History (SPEC section 11): decisions, outcomes and operator acts, see history.py.
+    4: history.MIGRATION,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 _ALL = "*"
@@ -89,7 +92,7 @@ _ALL = "*"
 _COLUMNS = "rule, target, action, mode, intent_at, result, outcome_at, remediation, step"
 
 
-class SqlLedger(AlertReceipts, OutboxSql, ApprovalsSql):
+class SqlLedger(AlertReceipts, OutboxSql, ApprovalsSql, history.HistoryRecords):
     """The ledger over one connection that a backend opens; safe to share between threads."""
 
     def close(self) -> None:
