@@ -3,6 +3,7 @@ listener; its collaborators are built by `remediator.runtime.wiring`."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import random
@@ -47,6 +48,14 @@ log = logging.getLogger("remediator.runtime.daemon")
 TICK_SECONDS = 1.0
 # A signed read-only call per target this often, so that a broken action path shows early.
 READINESS_SECONDS = 60.0
+
+
+def _settle_heap() -> None:
+    """Put what start-up built out of the cyclic collector's way: at 5,000 targets a full
+    collection over it (~200,000 objects) took ~70 ms, holding every thread, the probe loop's
+    too, and was most of the probes' p99 lateness."""
+    gc.collect()
+    gc.freeze()
 
 
 class Daemon:
@@ -186,6 +195,7 @@ class Daemon:
         self._schedule()
         self.probes.start()
         self.scheduler.start()
+        _settle_heap()
         self._ready = True
         self.notifier.send(READY="1", STATUS=self._status_line())
         log.info(
@@ -269,6 +279,8 @@ class Daemon:
         self.parts = rebuild(self.parts, new, secrets, clock=self.clock)
         self._declare()
         self._schedule(replace=True)
+        gc.unfreeze()
+        _settle_heap()
         log.info(f"reloaded {old.path}: {describe_changes(old, new)}", extra={"event": "reload"})
         self.metrics.config_last_reload_success.set(1)
         return True
