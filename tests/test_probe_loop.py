@@ -4,6 +4,8 @@ each ends at its deadline with the reason it had before, and connections are kep
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,6 +20,8 @@ from remediator.config.health import HealthCheck, preset
 from remediator.core.events import ProbeResult
 from remediator.probe.loop import ProbeLoop
 from remediator.probe.runner import Prober
+from remediator.probe.schedule import ProbeSchedule
+from tests.waiting import wait_for
 
 
 def check(url: str, timeout: float = 0.3) -> HealthCheck:
@@ -170,3 +174,38 @@ def test_run_from_the_loop_itself_is_refused(loop: ProbeLoop, prober: Prober) ->
         return "ran"
 
     assert "probe loop itself" in loop.run(nested)
+
+
+def test_stopping_with_probes_in_flight_and_due_says_nothing_wrong(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    silent = Silent()
+    try:
+        for _ in range(3):
+            loop = ProbeLoop()
+            loop.start(1000)
+            results: list[ProbeResult] = []
+            prober = Prober(loop, FakeClock())
+            schedule = ProbeSchedule(loop, prober.probe_async, results.append)
+            schedule.set(
+                [
+                    preset(
+                        "http",
+                        f"t{n}",
+                        f"http://127.0.0.1:{silent.port}/",
+                        timeout=0.15,
+                        interval=0.2,
+                    )
+                    for n in range(300)
+                ]
+            )
+            with caplog.at_level(logging.WARNING):
+                schedule.start()
+                wait_for(lambda r=results: len(r) >= 300, timeout=10, what="300 timed-out probes")
+                schedule.stop()
+                loop.stop()
+                gc.collect()  # an abandoned task would say so when collected
+            assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+            assert {r.reason for r in results} == {"read timeout"}
+    finally:
+        silent.close()

@@ -73,8 +73,9 @@ class ProbeLoop:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        self._session, session = None, self._session
-        asyncio.run_coroutine_threadsafe(_close(session), loop).result(timeout)
+        # The session stays until every task is done: a probe starting meanwhile still has it.
+        asyncio.run_coroutine_threadsafe(_close(self._session), loop).result(timeout)
+        self._session = None
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)
         loop.close()
@@ -100,10 +101,11 @@ async def _open() -> aiohttp.ClientSession:
 
 async def _close(session: aiohttp.ClientSession | None) -> None:
     current = asyncio.current_task()
-    tasks = [t for t in asyncio.all_tasks() if t is not current]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    # Again until none is left: a cancelled run may have been waiting to start another.
+    while tasks := [t for t in asyncio.all_tasks() if t is not current]:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     if session is not None:
         await session.close()
 
