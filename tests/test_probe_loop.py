@@ -9,6 +9,7 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
 
@@ -201,7 +202,7 @@ def test_stopping_with_probes_in_flight_and_due_says_nothing_wrong(
             )
             with caplog.at_level(logging.WARNING):
                 schedule.start()
-                wait_for(lambda r=results: len(r) >= 300, timeout=10, what="300 timed-out probes")
+                wait_for(partial(_at_least, results, 300), timeout=10, what="300 probes")
                 schedule.stop()
                 loop.stop()
                 gc.collect()  # an abandoned task would say so when collected
@@ -209,3 +210,7 @@ def test_stopping_with_probes_in_flight_and_due_says_nothing_wrong(
             assert {r.reason for r in results} == {"read timeout"}
     finally:
         silent.close()
+
+
+def _at_least(results: list[ProbeResult], n: int) -> bool:
+    return len(results) >= n
