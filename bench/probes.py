@@ -274,6 +274,8 @@ def run_daemon(
         for level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             if f'"{level}"' in line or f" {level} " in line:
                 levels[level] = levels.get(level, 0) + 1
+                if level in ("ERROR", "CRITICAL") and levels[level] <= 3:
+                    say(f"the daemon logged {level}: {line[:400]}")
     pool_note = f"{threads} threads at the end"
     return DaemonRun(
         window,
