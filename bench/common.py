@@ -149,14 +149,20 @@ def ensure_alive(proc: subprocess.Popen[bytes], name: str, log: Path) -> None:
         raise BenchError(f"{name} exited with code {proc.returncode}:\n{log_tail(log)}")
 
 
+def hangs(n: int, fraction: float) -> bool:
+    """Whether bench/target.py's target `n` hangs when a `fraction` of them do: spread evenly
+    (with 0.1, targets 9, 19, 29, ...)."""
+    return math.floor((n + 1) * fraction) > math.floor(n * fraction)
+
+
 def start_target(
-    procs: Processes, tmp: Path, timeout: float
+    procs: Processes, tmp: Path, timeout: float, hang_fraction: float = 0.0
 ) -> tuple[subprocess.Popen[bytes], Path, int]:
-    """Start bench/target.py (log in `tmp`); its process, log and port."""
+    """Start bench/target.py (log in `tmp`), a `hang_fraction` of its targets hanging; its
+    process, log and port."""
     log = tmp / "target.log"
-    proc = procs.start(
-        [sys.executable, str(HERE / "target.py")], log, child_env(), pipe_stdout=True
-    )
+    argv = [sys.executable, str(HERE / "target.py"), "--hang-fraction", str(hang_fraction)]
+    proc = procs.start(argv, log, child_env(), pipe_stdout=True)
     return proc, log, read_port(proc, "the target server", timeout)
 
 

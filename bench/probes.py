@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import platform
 import re
 import signal
 import subprocess
@@ -31,14 +31,11 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import requests
 from common import (
     CLOCK,
-    GOAL_LATENESS_P99,
     HERE,
     BenchError,
     Processes,
@@ -46,7 +43,9 @@ from common import (
     cpu_seconds,
     ensure_alive,
     free_port,
+    hangs,
     log_tail,
+    median,
     percentile,
     raise_on,
     results,
@@ -55,22 +54,18 @@ from common import (
     start_target,
     target_entry,
 )
+from probes_report import (
+    TAIL_SLACK,
+    DaemonRun,
+    ExporterRun,
+    Scrape,
+    Window,
+    daemon_jitter,
+    summarise,
+)
 from requests.adapters import HTTPAdapter
 
-import remediator
-from remediator import __version__
-
 EXPORTER = "/usr/bin/prometheus-blackbox-exporter"
-GOAL_MISSED = 0
-# After the window, wait this much more than one interval (+ jitter) so that a run due inside
-# the window but missing shows as a gap rather than disappearing off the end.
-TAIL_SLACK = 2.0
-
-
-def daemon_jitter(interval: float) -> float:
-    """The jitter remediator's scheduler adds to each probe run (none since the first stagger
-    alone spreads the probes; kept as a function so that an older tree can be measured)."""
-    return 0.0 * interval
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -128,23 +123,6 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
-@dataclass
-class Window:
-    """What one process used over the measurement window (monotonic seconds)."""
-
-    start: float
-    end: float
-    cpu: float
-    rss_max_kib: int
-    hwm_kib: int
-    threads: int
-
-    @property
-    def seconds(self) -> float:
-        """The window's length."""
-        return self.end - self.start
-
-
 def measure(proc: subprocess.Popen[bytes], name: str, log: Path, seconds: float) -> Window:
     """CPU over the next `seconds`, and the largest RSS sampled every second meanwhile."""
     ensure_alive(proc, name, log)
@@ -176,67 +154,7 @@ def arrivals(session: requests.Session, target_port: int) -> dict[str, dict[int,
     return out
 
 
-@dataclass
-class ArrivalStats:
-    """What the target saw of one prober during the window."""
-
-    probes: int  # arrivals inside the window
-    missed: int  # runs that never arrived (from gaps between arrivals)
-    deviations: list[float]  # inter-arrival time minus the interval, for gaps in the window
-    never_probed: int  # targets with no arrival at all
-
-
-def analyse_arrivals(
-    times: dict[int, list[float]],
-    targets: int,
-    window: Window,
-    tail_end: float,
-    interval: float,
-    jitter: float,
-) -> ArrivalStats:
-    """Count probes in the window and missed runs, from each target's arrival times.
-
-    APScheduler 3 adds each run's jitter (uniform 0..jitter) to the previous *jittered* run time,
-    so runs are on average `interval + jitter / 2` apart; a gap of about k such periods is k - 1
-    missed runs. A target whose last arrival is before the window's end and that saw nothing in
-    the tail (more than one interval + jitter + TAIL_SLACK) missed at least one run.
-    """
-    period = interval + jitter / 2
-    probes = missed = never = 0
-    deviations: list[float] = []
-    for n in range(targets):
-        ts = sorted(t for t in times.get(n, ()) if t <= tail_end)
-        if not ts:
-            never += 1
-            missed += max(1, round(window.seconds / period))
-            continue
-        probes += sum(1 for t in ts if window.start <= t < window.end)
-        if ts[0] >= window.start:
-            missed += max(1, round((ts[0] - window.start) / period))
-        for a, b in pairwise(ts):
-            if b <= window.start or a >= window.end:
-                continue
-            deviations.append(b - a - interval)
-            missed += max(0, round((b - a) / period) - 1)
-        if ts[-1] < window.end:
-            missed += max(1, round((window.end - ts[-1]) / period))
-    return ArrivalStats(probes, missed, deviations, never)
-
-
 # -- phase 1: the daemon -----------------------------------------------------------------------
-
-
-@dataclass
-class DaemonRun:
-    """What the daemon phase measured."""
-
-    window: Window
-    tail_end: float
-    startup: float
-    rss_ready_kib: int
-    records: list[tuple[float, str, float]] | None  # from daemon_shim; None with --plain
-    metrics: dict[str, float]
-    pool_note: str
 
 
 def daemon_config(
@@ -314,7 +232,8 @@ def run_daemon(
         f"http://127.0.0.1:{cdss_port}",
     )
     records_file = tmp / "lateness.json"
-    run = ["run", "-c", str(config), "--log-level", "WARNING"]
+    # The default log level (INFO), as deployed: the log volume is one of the figures.
+    run = ["run", "-c", str(config)]
     if args.plain:
         argv = [str(Path(sys.executable).parent / "remediator"), *run]
     else:
@@ -331,10 +250,13 @@ def run_daemon(
     say(f"remediator ready in {startup:.1f}s (pid {proc.pid}); warming up {args.warmup}s")
     sleep_alive(proc, name, log, CLOCK.monotonic() + args.warmup)
     say(f"measuring remediator for {args.seconds}s")
+    log_before = count_lines(log)
     window = measure(proc, name, log, args.seconds)
+    log_window = count_lines(log) - log_before
     tail_end = window.end + args.interval + daemon_jitter(args.interval) + TAIL_SLACK
+    # Scraped after the window, so that rendering the series is not counted as probing.
+    scrape = scrape_cost(session, f"{base}/metrics", proc, window)
     sleep_alive(proc, name, log, tail_end)
-    # Scraped after the window, so that rendering ~2,000 series is not counted as probing.
     metrics = parse_metrics(session.get(f"{base}/metrics", timeout=30).text)
     threads = proc_status(proc.pid).get("Threads", 0)
     code = procs.stop(proc)
@@ -344,17 +266,73 @@ def run_daemon(
     if not args.plain:
         try:
             raw = json.loads(records_file.read_text(encoding="utf-8"))
-            records = [(float(m), str(k), float(x)) for m, k, x in raw]
+            records = [(float(m), str(k), float(x), int(str(t)[1:])) for m, k, x, t in raw]
         except (OSError, ValueError) as exc:
             say(f"no lateness records from the daemon ({exc}); reporting target-side numbers only")
     levels: dict[str, int] = {}
-    for line in log_tail(log, 1_000_000).splitlines():
-        for level in ("WARNING", "ERROR", "CRITICAL"):
+    for line in log_tail(log, 10_000_000).splitlines():
+        for level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             if f'"{level}"' in line or f" {level} " in line:
                 levels[level] = levels.get(level, 0) + 1
-    counts = ", ".join(f"{n} {level}" for level, n in levels.items()) or "none"
-    pool_note = f"{threads} threads at the end; log lines at WARNING or above: {counts}"
-    return DaemonRun(window, tail_end, startup, rss_ready, records, metrics, pool_note)
+                if level in ("ERROR", "CRITICAL") and levels[level] <= 3:
+                    say(f"the daemon logged {level}: {line[:400]}")
+    pool_note = f"{threads} threads at the end"
+    return DaemonRun(
+        window,
+        tail_end,
+        startup,
+        rss_ready,
+        records,
+        metrics,
+        pool_note,
+        log_window,
+        log_before,
+        levels,
+        scrape,
+    )
+
+
+def count_lines(path: Path) -> int:
+    """Lines in a file so far."""
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def scrape_cost(
+    session: requests.Session,
+    url: str,
+    proc: subprocess.Popen[bytes],
+    window: Window,
+    blocks: int = 3,
+    per_block: int = 5,
+) -> Scrape | None:
+    """The daemon's CPU per /metrics scrape (gzip, as Prometheus asks): `blocks` blocks of
+    `per_block` scrapes back to back (CPU is counted in 10 ms ticks), 1 s apart; the median
+    block. Net: less the CPU that probing uses meanwhile (the window's average rate)."""
+    rate = window.cpu / window.seconds if window.seconds else 0.0
+    gross: list[float] = []
+    net: list[float] = []
+    walls: list[float] = []
+    text = ""
+    try:
+        for _ in range(blocks):
+            cpu0, t0 = cpu_seconds(proc.pid), CLOCK.monotonic()
+            for _ in range(per_block):
+                response = session.get(url, timeout=30, headers={"Accept-Encoding": "gzip"})
+                text = response.text
+            cpu1, t1 = cpu_seconds(proc.pid), CLOCK.monotonic()
+            gross.append((cpu1 - cpu0) / per_block)
+            net.append((cpu1 - cpu0 - rate * (t1 - t0)) / per_block)
+            walls.append((t1 - t0) / per_block)
+            CLOCK.sleep(1.0)
+    except requests.RequestException as exc:
+        say(f"could not scrape {url}: {exc}")
+        return None
+    series = [line for line in text.splitlines() if line and not line.startswith("#")]
+    created = sum(
+        1 for line in series if line.split("{", 1)[0].split(" ", 1)[0].endswith("_created")
+    )
+    return Scrape(median(gross), median(net), median(walls), len(series), created)
 
 
 # -- phase 2: the blackbox exporter ------------------------------------------------------------
@@ -439,18 +417,6 @@ class Driver:
                 self.failed += 1
 
 
-@dataclass
-class ExporterRun:
-    """What the exporter phase measured."""
-
-    window: Window
-    tail_end: float
-    version: str
-    ok: int
-    failed: int
-    driver_lateness_p99: float | None
-
-
 def exporter_version(path: str) -> str:
     """The first line of `prometheus-blackbox-exporter --version`."""
     try:
@@ -485,7 +451,11 @@ def run_exporter(
     proc = procs.start(argv, log, child_env())
     base = f"http://127.0.0.1:{port}"
     wait_http(session, f"{base}/metrics", proc, name, log, timeout=30)
-    driver = Driver(base, target_port, args.targets, args.interval, args.timeout)
+    # A /probe of a hanging target holds a driver thread for the timeout: enough threads that
+    # the driver itself keeps the schedule.
+    hanging = sum(1 for n in range(args.targets) if hangs(n, args.hang_fraction))
+    workers = 16 + math.ceil(hanging * args.timeout / args.interval * 1.5)
+    driver = Driver(base, target_port, args.targets, args.interval, args.timeout, workers)
     driver.start()
     try:
         say(f"blackbox exporter ready (pid {proc.pid}); warming up {args.warmup}s")
@@ -505,280 +475,6 @@ def run_exporter(
         driver.failed,
         percentile(driver.lateness, 99),
     )
-
-
-# -- the report --------------------------------------------------------------------------------
-
-
-def ms(seconds: float | None) -> str:
-    """Seconds as milliseconds for the table."""
-    return "n/a" if seconds is None else f"{seconds * 1000:.0f} ms"
-
-
-def num(value: float | None, digits: int = 2) -> str:
-    """A number for the table."""
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def rounded(value: float | None, digits: int = 4) -> float | None:
-    """A number for the JSON line."""
-    return None if value is None else round(value, digits)
-
-
-def summarise(
-    args: argparse.Namespace,
-    daemon: DaemonRun,
-    target_times: dict[str, dict[int, list[float]]],
-    exporter: ExporterRun | None,
-    baseline_problem: str | None,
-) -> tuple[list[str], dict[str, Any], bool]:
-    """The table's lines, the JSON document, and whether every goal passed."""
-    jitter = daemon_jitter(args.interval)
-    nominal = args.targets * args.seconds / args.interval
-    d = analyse_arrivals(
-        target_times.get("r", {}),
-        args.targets,
-        daemon.window,
-        daemon.tail_end,
-        args.interval,
-        jitter,
-    )
-    d_cpu_k = daemon.window.cpu / d.probes * 1000 if d.probes else None
-
-    done: list[float] = []
-    submitted: list[float] = []
-    sched_missed = 0
-    if daemon.records is not None:
-        w = daemon.window
-        for mono, kind, late in daemon.records:
-            if not w.start <= mono < w.end:
-                continue
-            if kind == "done":
-                done.append(late)
-            elif kind == "submitted":
-                submitted.append(late)
-            elif kind in ("missed", "skipped", "error"):
-                sched_missed += 1
-    beyond_jitter = [max(0.0, x - jitter) for x in d.deviations]
-    if daemon.records is not None:
-        lateness_p99, lateness_source = percentile(done, 99), "in-daemon, scheduled -> finished"
-    else:
-        lateness_p99 = percentile(beyond_jitter, 99)
-        lateness_source = "target-side estimate: inter-arrival beyond interval + jitter"
-    mean_period = args.interval + sum(d.deviations) / len(d.deviations) if d.deviations else None
-    cdss_calls = sum(
-        1
-        for t in target_times.get("c", {}).get(-1, [])
-        if daemon.window.start <= t < daemon.window.end
-    )
-    m = daemon.metrics
-    probe_mean = m["duration_sum"] / m["duration_count"] if m["duration_count"] else None
-
-    e: ArrivalStats | None = None
-    e_cpu_k = ratio = None
-    if exporter is not None:
-        e = analyse_arrivals(
-            target_times.get("b", {}),
-            args.targets,
-            exporter.window,
-            exporter.tail_end,
-            args.interval,
-            0.0,
-        )
-        e_cpu_k = exporter.window.cpu / e.probes * 1000 if e.probes else None
-        if d_cpu_k is not None and e_cpu_k:
-            ratio = d_cpu_k / e_cpu_k
-
-    def pair(dv: str, ev: str = "") -> str:
-        return f"{dv:>16}  {ev if exporter is not None else '(no baseline)':>20}"
-
-    ew = exporter.window if exporter is not None else None
-    cores = os.cpu_count() or 1
-    rows: list[tuple[str, str]] = [
-        (
-            f"probes in window (nominal {nominal:.0f})",
-            pair(str(d.probes), str(e.probes if e else "")),
-        ),
-        (
-            "probes per second",
-            pair(
-                num(d.probes / daemon.window.seconds, 1),
-                num(e.probes / ew.seconds, 1) if e and ew else "",
-            ),
-        ),
-        ("CPU seconds in window", pair(num(daemon.window.cpu), num(ew.cpu) if ew else "")),
-        ("CPU seconds per 1,000 probes", pair(num(d_cpu_k, 3), num(e_cpu_k, 3))),
-        (
-            "CPU, % of one core",
-            pair(
-                num(100 * daemon.window.cpu / daemon.window.seconds, 1),
-                num(100 * ew.cpu / ew.seconds, 1) if ew else "",
-            ),
-        ),
-        (
-            "RSS max in window (MiB)",
-            pair(
-                num(daemon.window.rss_max_kib / 1024, 1),
-                num(ew.rss_max_kib / 1024, 1) if ew else "",
-            ),
-        ),
-        (
-            "RSS peak, VmHWM (MiB)",
-            pair(num(daemon.window.hwm_kib / 1024, 1), num(ew.hwm_kib / 1024, 1) if ew else ""),
-        ),
-        ("threads (max)", pair(str(daemon.window.threads), str(ew.threads) if ew else "")),
-        ("missed runs (target side)", pair(str(d.missed), str(e.missed) if e else "")),
-        (
-            "missed/skipped runs (scheduler)",
-            pair(str(sched_missed) if daemon.records is not None else "n/a (--plain)", "-"),
-        ),
-        (
-            "probe failures (whole run)",
-            pair(f"{m['probes_failure']:.0f}", str(exporter.failed) if exporter else ""),
-        ),
-        ("mean probe duration", pair(ms(probe_mean), "-")),
-        (f"signed CDSS calls in window ({args.cdss})", pair(str(cdss_calls), "-")),
-        ("lateness p50, scheduled -> finished", pair(ms(percentile(done, 50)), "-")),
-        ("lateness p99, scheduled -> finished", pair(ms(percentile(done, 99)), "-")),
-        ("lateness max, scheduled -> finished", pair(ms(max(done, default=None)), "-")),
-        ("lateness p99, scheduled -> submitted", pair(ms(percentile(submitted, 99)), "-")),
-        (
-            "inter-arrival - interval p50 / p99",
-            pair(
-                f"{ms(percentile(d.deviations, 50))} / {ms(percentile(d.deviations, 99))}",
-                f"{ms(percentile(e.deviations, 50))} / {ms(percentile(e.deviations, 99))}"
-                if e
-                else "",
-            ),
-        ),
-        (
-            "inter-arrival beyond jitter, p99",
-            pair(ms(percentile(beyond_jitter, 99)), ms(percentile(e.deviations, 99)) if e else ""),
-        ),
-        (
-            "mean period between probes",
-            pair(f"{num(mean_period, 3)} s", f"{args.interval} s (driver)"),
-        ),
-        ("start-up to ready", pair(f"{daemon.startup:.1f} s", "-")),
-        ("RSS at ready (MiB)", pair(num(daemon.rss_ready_kib / 1024, 1), "-")),
-    ]
-
-    # A run the scheduler missed or skipped never arrives either, so the target-side count
-    # includes it; coalesced runs show only there. The larger of the two, not their sum.
-    missed_total = max(d.missed, sched_missed)
-    goals = [
-        ("missed runs", str(missed_total), f"= {GOAL_MISSED}", missed_total == GOAL_MISSED),
-        (
-            "scheduling lateness p99",
-            ms(lateness_p99),
-            f"< {ms(GOAL_LATENESS_P99)}",
-            lateness_p99 is not None and lateness_p99 < GOAL_LATENESS_P99,
-        ),
-    ]
-    passed = all(ok for *_, ok in goals)
-
-    lines = [
-        f"remediator {__version__} probe benchmark: {args.targets} targets, kind: http, every "
-        f"{args.interval} s (jitter up to {jitter:.2f} s), timeout {args.timeout} s",
-        f"window {args.seconds} s after a {args.warmup} s warm-up, each prober on its own; "
-        f"{cores} CPUs, Python {platform.python_version()}, {platform.machine()}, "
-        f"tree {source_revision()}",
-        "baseline: "
-        + (exporter.version if exporter is not None else f"NONE ({baseline_problem or 'not run'})"),
-        "",
-        f"{'':38}{'remediator':>16}  {'blackbox exporter':>20}",
-        *(f"{label:38}{value}" for label, value in rows),
-        "",
-        "CPU per 1,000 probes, remediator / blackbox exporter: "
-        + (f"{ratio:.2f}x" if ratio is not None else "n/a (no baseline)"),
-        f"daemon: {daemon.pool_note}; lateness source: {lateness_source}",
-        "",
-        f"{'goal':38}{'value':>16}  {'target':>12}  verdict",
-        *(
-            f"{label:38}{value:>16}  {target:>12}  {'PASS' if ok else 'FAIL'}"
-            for label, value, target, ok in goals
-        ),
-    ]
-    document: dict[str, Any] = {
-        "bench": "probes",
-        "version": __version__,
-        "targets": args.targets,
-        "interval_s": args.interval,
-        "window_s": args.seconds,
-        "warmup_s": args.warmup,
-        "cpus": cores,
-        "revision": source_revision(),
-        "daemon": {
-            "mode": "plain" if args.plain else "shim",
-            "probes": d.probes,
-            "cpu_s": rounded(daemon.window.cpu),
-            "cpu_s_per_1k_probes": rounded(d_cpu_k),
-            "rss_max_mib": rounded(daemon.window.rss_max_kib / 1024, 1),
-            "rss_hwm_mib": rounded(daemon.window.hwm_kib / 1024, 1),
-            "missed_runs_target_side": d.missed,
-            "missed_runs_scheduler": sched_missed if daemon.records is not None else None,
-            "probe_failures": int(m["probes_failure"]),
-            "lateness_p50_s": rounded(percentile(done, 50)),
-            "lateness_p99_s": rounded(percentile(done, 99)),
-            "lateness_max_s": rounded(max(done, default=None)),
-            "submit_lateness_p99_s": rounded(percentile(submitted, 99)),
-            "interarrival_dev_p99_s": rounded(percentile(d.deviations, 99)),
-            "beyond_jitter_p99_s": rounded(percentile(beyond_jitter, 99)),
-            "mean_period_s": rounded(mean_period),
-            "startup_s": rounded(daemon.startup, 2),
-            "cdss": args.cdss,
-            "cdss_calls": cdss_calls,
-        },
-        "baseline": None
-        if exporter is None or e is None
-        else {
-            "name": "prometheus-blackbox-exporter",
-            "version": exporter.version,
-            "probes": e.probes,
-            "cpu_s": rounded(exporter.window.cpu),
-            "cpu_s_per_1k_probes": rounded(e_cpu_k),
-            "rss_max_mib": rounded(exporter.window.rss_max_kib / 1024, 1),
-            "missed_runs_target_side": e.missed,
-            "probe_failures": exporter.failed,
-            "driver_lateness_p99_s": rounded(exporter.driver_lateness_p99),
-        },
-        "baseline_problem": baseline_problem,
-        "ratio_cpu_per_1k": rounded(ratio, 3),
-        "goals": {
-            "missed_runs": {"value": missed_total, "goal": GOAL_MISSED, "pass": goals[0][3]},
-            "lateness_p99_s": {
-                "value": rounded(lateness_p99),
-                "goal_lt": GOAL_LATENESS_P99,
-                "source": lateness_source,
-                "pass": goals[1][3],
-            },
-        },
-        "pass": passed,
-    }
-    return lines, document, passed
-
-
-def source_revision() -> str:
-    """The commit of the remediator being measured (`-dirty`: local changes), else its path."""
-    root = str(Path(remediator.__file__).resolve().parent.parent)
-    try:
-        head = subprocess.run(
-            ["git", "-C", root, "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return f"unknown (from {root})"
-    return head + ("-dirty" if dirty else "")
 
 
 def loud(message: str) -> None:
@@ -824,12 +520,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the CDSS API the daemon's periodic signed read-only calls reach: 'fake' (the "
         "target server answers all-green, default) or 'down' (nothing listens)",
     )
+    parser.add_argument(
+        "--hang-fraction",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="this fraction of the targets accept the connection and never answer (spread "
+        "evenly; default 0)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     if args.warmup is None:
         args.warmup = max(20, args.interval + 5)
     if args.targets < 1 or args.interval < 1 or args.seconds < 1 or args.timeout < 1:
         parser.error("--targets, --interval, --seconds and --timeout must be at least 1")
+    if not 0.0 <= args.hang_fraction < 1.0:
+        parser.error("--hang-fraction must be at least 0 and less than 1")
     if args.timeout > args.interval:
         parser.error("--timeout must not be longer than --interval")
     if args.warmup < args.interval + daemon_jitter(args.interval) + 1:
@@ -852,7 +558,9 @@ def main(argv: list[str] | None = None) -> int:
             baseline_problem = "--no-baseline"
         elif not os.access(args.exporter, os.X_OK):
             baseline_problem = f"{args.exporter} not found"
-        target, target_log, target_port = start_target(procs, tmp, timeout=15)
+        target, target_log, target_port = start_target(
+            procs, tmp, timeout=15, hang_fraction=args.hang_fraction
+        )
         say(f"target server on 127.0.0.1:{target_port} (pid {target.pid}); files in {tmp}")
 
         daemon = run_daemon(args, procs, tmp, session, target_port)

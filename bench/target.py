@@ -1,5 +1,10 @@
 """The fast local HTTP target of the probe benchmark: 200 on `/t/<n>`, arrival times kept.
 
+With `--hang-fraction F`, a fraction F of the targets (spread evenly: `common.hangs`) accept
+the connection, read the request and never answer: the handler waits `HANG` seconds (longer
+than any probe timeout) and closes the connection, as a service behind a broken subnet or
+security group would look to a prober. Their arrivals are recorded like the others'.
+
 Run by `bench/probes.py` in its own process, so that its CPU is not counted against the prober
 being measured. It binds 127.0.0.1 on a free port and prints the port on the first line of
 stdout. `GET /_arrivals` returns every arrival so far as JSON columns: `t` (CLOCK_MONOTONIC
@@ -13,14 +18,18 @@ daemon's periodic signed read-only call per target completes as it would against
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from common import hangs
+
 from remediator.clock import SystemClock
 
 CLOCK = SystemClock()
+HANG = 20.0
 BODY = b"ok\n"
 STATUS_PATH = "/api/v1/cluster/getClusterStatus/"
 CLUSTER_STATUS = json.dumps(
@@ -77,7 +86,12 @@ class Handler(BaseHTTPRequestHandler):
         arrived = CLOCK.monotonic()
         path = self.path.split("?", 1)[0]
         if path.startswith("/t/") and path[3:].isdigit():
-            ARRIVALS.add(arrived, int(path[3:]), self.headers.get("User-Agent", ""))
+            n = int(path[3:])
+            ARRIVALS.add(arrived, n, self.headers.get("User-Agent", ""))
+            if hangs(n, self.server.hang_fraction):  # type: ignore[attr-defined]
+                CLOCK.sleep(HANG)
+                self.close_connection = True
+                return
             self._send(200, BODY, "text/plain")
         elif path.startswith(STATUS_PATH):
             ARRIVALS.add(arrived, -1, "")
@@ -102,12 +116,17 @@ class Server(ThreadingHTTPServer):
     """A thread per connection; a deep accept backlog for the exporter's new connections."""
 
     daemon_threads = True
-    request_queue_size = 256
+    request_queue_size = 1024
+    hang_fraction = 0.0
 
 
 def main() -> int:
     """Serve until killed."""
+    parser = argparse.ArgumentParser(description="The probe benchmark's target server.")
+    parser.add_argument("--hang-fraction", type=float, default=0.0)
+    args = parser.parse_args()
     server = Server(("127.0.0.1", 0), Handler)
+    server.hang_fraction = args.hang_fraction
     print(server.server_address[1], flush=True)
     try:
         server.serve_forever(poll_interval=0.5)

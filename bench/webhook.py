@@ -396,7 +396,7 @@ def stop_daemon(procs: Processes, daemon: Daemon) -> list[tuple[float, str, floa
         raw = json.loads(daemon.records.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BenchError(f"no lateness records from {daemon.name}: {exc}") from exc
-    return [(float(m), str(k), float(x)) for m, k, x in raw]
+    return [(float(m), str(k), float(x)) for m, k, x, *_ in raw]
 
 
 def log_levels(log: Path) -> dict[str, int]:

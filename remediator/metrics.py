@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 
 from remediator import __version__
 
@@ -17,6 +23,9 @@ class Metrics:
     """The metric objects, built once per registry; tests pass a fresh `CollectorRegistry()`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        # No `*_created` series: a quarter of the exposition at thousands of targets, for a
+        # start time nobody graphs (a library-wide switch; client_python has no per-registry one).
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry
         r = registry
         self.probes = Counter(

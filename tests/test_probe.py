@@ -1,4 +1,5 @@
-"""Health probes against real local HTTP servers (pytest-httpserver): every reason is a value."""
+"""Health probes against real local HTTP servers (pytest-httpserver): every reason is a value,
+whether the probe loop runs (the daemon) or not (a probe on a loop of its own)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from remediator.clock import FakeClock
 from remediator.config.health import BasicAuth, HealthCheck, join_url, preset
 from remediator.core.events import ProbeResult
-from remediator.probe.runner import Prober, make_probe_session
+from remediator.probe.loop import ProbeLoop
+from remediator.probe.runner import Prober
 from remediator.secrets import Secret, SecretRef
 
 PASSWORD_REF = SecretRef("env", "TEST_CMAK_PASSWORD")
@@ -27,16 +28,18 @@ def clock() -> FakeClock:
     return FakeClock(start=1_800_000_000.0)
 
 
-@pytest.fixture
-def session() -> Iterator[requests.Session]:
-    s = make_probe_session(4)
-    yield s
-    s.close()
+@pytest.fixture(params=["loop running", "loop not running"])
+def loop(request: pytest.FixtureRequest) -> Iterator[ProbeLoop]:
+    probes = ProbeLoop()
+    if request.param == "loop running":
+        probes.start()
+    yield probes
+    probes.stop()
 
 
 @pytest.fixture
-def prober(session: requests.Session, clock: FakeClock) -> Prober:
-    return Prober(session, clock, secrets={PASSWORD_REF: Secret("pw-123")})
+def prober(loop: ProbeLoop, clock: FakeClock) -> Prober:
+    return Prober(loop, clock, secrets={PASSWORD_REF: Secret("pw-123")})
 
 
 def check(kind: str, url: str, timeout: float = 2.0, **kw: object) -> HealthCheck:
@@ -154,7 +157,7 @@ def test_basic_auth_is_sent(prober: Prober, httpserver: HTTPServer) -> None:
 
 
 def test_basic_auth_resolves_an_unseen_reference(
-    session: requests.Session,
+    loop: ProbeLoop,
     clock: FakeClock,
     httpserver: HTTPServer,
     monkeypatch: pytest.MonkeyPatch,
@@ -165,7 +168,7 @@ def test_basic_auth_resolves_an_unseen_reference(
         "/api/health", headers={"Authorization": f"Basic {token}"}
     ).respond_with_data("healthy")
     hc = check("cmak", httpserver.url_for("/"), basic_auth=BasicAuth("admin", PASSWORD_REF))
-    assert Prober(session, clock).probe(hc).reason == "ok"
+    assert Prober(loop, clock).probe(hc).reason == "ok"
 
 
 def test_auth_required(prober: Prober, httpserver: HTTPServer) -> None:
@@ -230,15 +233,6 @@ def test_duration_comes_from_the_monotonic_clock(httpserver: HTTPServer) -> None
 
     httpserver.expect_request("/api/health").respond_with_data("healthy")
     clock = SteppingClock(start=100.0)
-    result = Prober(make_probe_session(1), clock).probe(check("cmak", httpserver.url_for("/")))
+    result = Prober(ProbeLoop(), clock).probe(check("cmak", httpserver.url_for("/")))
     assert result.duration == pytest.approx(0.25)
     assert result.at == pytest.approx(100.25)
-
-
-def test_probe_session_is_tuned() -> None:
-    session = make_probe_session(7)
-    adapter = session.get_adapter("http://example.invalid/")
-    assert isinstance(adapter, requests.adapters.HTTPAdapter)
-    assert adapter._pool_maxsize == 7  # type: ignore[attr-defined]
-    assert adapter.max_retries.total == 0
-    assert session.trust_env is False

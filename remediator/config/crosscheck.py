@@ -80,14 +80,8 @@ def check_rules(report: Report, rules: Sequence[Located], targets: Sequence[Loca
     """Unique rule names, globs that match targets, cluster evidence, and blast radius."""
     names = (at.raw.get("name") for at in targets)
     known = list(dict.fromkeys(name for name in names if isinstance(name, str)))
-    without_status = [
-        name
-        for name in known
-        if not any(
-            at.raw.get("name") == name and at.raw.get("cluster_health") is not None
-            for at in targets
-        )
-    ]
+    with_status = {at.raw.get("name") for at in targets if at.raw.get("cluster_health") is not None}
+    without_status = [name for name in known if name not in with_status]
     firsts: dict[str, str] = {}
     for at in rules:
         name = at.raw.get("name")

@@ -79,11 +79,11 @@ def format_path(path: Sequence[str | int]) -> str:
     return out or "(root)"
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A SafeLoader that records lines and duplicate keys while constructing."""
+class _LineConstruction(SafeConstructor):
+    """Records lines and duplicate keys while constructing (mixed into a SafeLoader)."""
 
     def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+        super().__init__(stream)  # type: ignore[call-arg]  # the loader's, next in the MRO
         self.table = _Lines()
 
     def construct_line_map(self, node: MappingNode) -> Iterator[dict[Any, Any]]:
@@ -116,22 +116,45 @@ class _LineLoader(yaml.SafeLoader):
         self.table.seqs[id(data)] = (node.start_mark.line + 1, item_lines)
 
 
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_line_map)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_line_seq)
+class _LineLoader(_LineConstruction, yaml.SafeLoader):
+    """A SafeLoader that records lines and duplicate keys (pure Python: its error messages)."""
+
+
+# libyaml's parser, when PyYAML was built with it (its wheels are).
+_CSafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _FastLineLoader(_LineConstruction, _CSafeLoader):  # type: ignore[misc,valid-type]
+    """The same on libyaml's parser: 5,000 targets load in about a second instead of five."""
+
+
+# (The stubs bind add_constructor's callback to the loader classes they know.)
+for _loader in (_LineLoader, _FastLineLoader):
+    _loader.add_constructor("tag:yaml.org,2002:map", _loader.construct_line_map)  # type: ignore[type-var]
+    _loader.add_constructor("tag:yaml.org,2002:seq", _loader.construct_line_seq)  # type: ignore[type-var]
+
+
+def _parse(loader_class: type[_LineConstruction], text: str) -> tuple[Any, _Lines]:
+    loader = loader_class(text)
+    try:
+        node: Node | None = loader.get_single_node()  # type: ignore[attr-defined]
+        return (None if node is None else loader.construct_document(node)), loader.table
+    finally:
+        loader.dispose()  # type: ignore[attr-defined]
 
 
 def load_yaml(text: str, file: str) -> YamlDocument:
     """Parse one YAML document; syntax errors and duplicate keys come back as problems."""
-    loader = _LineLoader(text)
     try:
-        node: Node | None = loader.get_single_node()
-        data = None if node is None else loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        return YamlDocument(file, None, _Lines(), (_syntax_problem(file, exc),))
-    except yaml.YAMLError as exc:
-        return YamlDocument(file, None, _Lines(), (Problem(file, 1, "(yaml)", str(exc)),))
-    finally:
-        loader.dispose()
+        data, table = _parse(_FastLineLoader, text)
+    except yaml.YAMLError:
+        # libyaml words its errors its own way: the pure-Python parser says them as always.
+        try:
+            data, table = _parse(_LineLoader, text)
+        except yaml.MarkedYAMLError as exc:
+            return YamlDocument(file, None, _Lines(), (_syntax_problem(file, exc),))
+        except yaml.YAMLError as exc:
+            return YamlDocument(file, None, _Lines(), (Problem(file, 1, "(yaml)", str(exc)),))
     paths: dict[int, KeyPath] = {}
     _container_paths(data, (), paths)
     problems = [
@@ -141,9 +164,9 @@ def load_yaml(text: str, file: str) -> YamlDocument:
             format_path((*paths.get(container, ()), _path_part(key))),
             f"duplicate key (first on line {first})",
         )
-        for container, key, line, first in loader.table.duplicates
+        for container, key, line, first in table.duplicates
     ]
-    return YamlDocument(file, data, loader.table, tuple(problems))
+    return YamlDocument(file, data, table, tuple(problems))
 
 
 def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:

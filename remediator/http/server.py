@@ -130,6 +130,8 @@ class HttpServer:
             connection_limit=100,
             clear_untrusted_proxy_headers=True,
             ident="remediator",
+            # poll(), not select(): with a thousand probes in flight, sockets pass fd 1024.
+            asyncore_use_poll=True,
         )
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
         self._thread.start()

@@ -51,6 +51,7 @@ from remediator.probe import cluster as cluster_look
 from remediator.runtime import approvals, history, remedies, report
 from remediator.runtime.alertqueue import AlertQueue
 from remediator.runtime.notices import Notices
+from remediator.runtime.probelog import ProbeLog
 from remediator.runtime.respect import Respect
 from remediator.runtime.runner import Runner
 from remediator.store import Ledger
@@ -86,6 +87,7 @@ class Driver:
         self.ledger = ledger
         self.client = client
         self._probe = probe
+        self.probe_log = ProbeLog(clock)
         self.checks = checks
         self.regions = regions
         self.metrics = metrics
@@ -195,22 +197,26 @@ class Driver:
         self.executor.submit(self._guarded, work)
 
     def probe(self, check: HealthCheck) -> ProbeResult:
-        """Probe a target and count it; does not feed the engine."""
-        result = self._probe(check)
+        """Probe a target now, waiting for it, and count it; does not feed the engine."""
+        return self.count_probe(self._probe(check))
+
+    def count_probe(self, result: ProbeResult) -> ProbeResult:
+        """Count a probe's result in the metrics, and log it if the target's health changed."""
         outcome = "success" if result.ok else "failure"
         self.metrics.probes.labels(target=result.target, result=outcome).inc()
         self.metrics.probe_duration.observe(result.duration)
         self.metrics.target_up.labels(target=result.target).set(1 if result.ok else 0)
-        if not result.ok:
-            log.info(
-                f"probe of {result.target} failed: {result.reason}",
-                extra={"target": result.target, "reason": result.reason, "event": "probe"},
-            )
+        self.probe_log.note(result)
         return result
 
     def probe_and_feed(self, check: HealthCheck) -> None:
-        """The scheduled probe job of one target."""
+        """Probe a target now, count it and feed it (the harness's step; scheduled probes run
+        on the probe loop and arrive through `take_probe`)."""
         self.feed(self.probe(check))
+
+    def take_probe(self, result: ProbeResult) -> None:
+        """A scheduled probe's result: count it and feed it."""
+        self.feed(self.count_probe(result))
 
     def check_action_path(self) -> None:
         """One signed read-only call per region, round-robin over its targets.

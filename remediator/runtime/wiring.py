@@ -3,7 +3,7 @@ signed clients, the prober, the ledger, the engine restored from it, the driver,
 intake and the operator commands.
 
 The daemon builds them at start (`build`) and again for a reloaded config (`rebuild`, which
-keeps the ledger, the probe session and the driver); the offline operator commands build them
+keeps the ledger, the probe loop and the driver); the offline operator commands build them
 on the ledger without a daemon.
 """
 
@@ -17,7 +17,6 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-import requests
 from prometheus_client import CollectorRegistry
 
 from remediator.clock import Clock
@@ -32,7 +31,8 @@ from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient, Credentials
 from remediator.notify.dispatcher import Dispatcher
 from remediator.notify.sinks import Router, sinks_of
-from remediator.probe.runner import Prober, make_probe_session
+from remediator.probe.loop import ProbeLoop
+from remediator.probe.runner import Prober
 from remediator.runtime.driver import Driver
 from remediator.runtime.executors import DeferredExecutor
 from remediator.runtime.operations import Operator
@@ -51,7 +51,7 @@ class Parts:
     metrics: Metrics
     client: CdssClient
     path_client: CdssClient  # readiness checks: one attempt, bounded by the timeout
-    probe_session: requests.Session
+    probe_loop: ProbeLoop  # the probes' event loop and session; the daemon runs it
     prober: Prober
     ledger: Ledger
     engine: Engine
@@ -63,13 +63,13 @@ class Parts:
     respect: Respect
 
     def close(self) -> None:
-        """Stop the sender; close the ledger, the clients and the probe session (the executor
-        is the caller's)."""
+        """Stop the sender; close the ledger, the clients and the probe loop (the executor is the
+        caller's)."""
         self.dispatcher.stop()
         self.ledger.close()
         self.client.close()
         self.path_client.close()
-        self.probe_session.close()
+        self.probe_loop.stop()
         self.respect.close()
 
 
@@ -91,8 +91,8 @@ def build(  # noqa: PLR0913 - injected collaborators, by keyword
     metrics = Metrics(registry)
     client = make_client(config, secrets, clock=clock, metrics=metrics)
     path_client = make_client(config, secrets, clock=clock, metrics=metrics, single_attempt=True)
-    probe_session = make_probe_session(probe_pool_size(config))
-    prober = Prober(probe_session, clock, secrets.by_ref)
+    probe_loop = ProbeLoop()
+    prober = Prober(probe_loop, clock, secrets.by_ref)
     if ledger is None:
         ledger = open_ledger(path=config.state.path, url=config.state.url, source=config.path)
     engine = make_engine(config, ledger, now=clock.now(), metrics=metrics, announce=True)
@@ -135,7 +135,7 @@ def build(  # noqa: PLR0913 - injected collaborators, by keyword
         metrics=metrics,
         client=client,
         path_client=path_client,
-        probe_session=probe_session,
+        probe_loop=probe_loop,
         prober=prober,
         ledger=ledger,
         engine=engine,
@@ -153,7 +153,7 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
 
     A new engine with the new rules, restored from the ledger and taking over what the old one
     saw live; new clients only when the `ncp` section or the keys changed; the notification
-    sinks as now configured; the ledger, the probe session, the driver, the intake, the operator
+    sinks as now configured; the ledger, the probe loop, the driver, the intake, the operator
     commands and the notification sender are kept.
     """
     old = parts
@@ -168,7 +168,7 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
         path_client = make_client(
             config, secrets, clock=clock, metrics=old.metrics, single_attempt=True
         )
-    prober = Prober(old.probe_session, clock, secrets.by_ref)
+    prober = Prober(old.probe_loop, clock, secrets.by_ref)
     router = Router(sinks_of(config.notify, secrets.by_ref))
     # The old one is not closed: a look before acting may be asking Alertmanager.
     respect = Respect.from_config(config, clock=clock, metrics=old.metrics)
@@ -279,7 +279,14 @@ def regions_of(config: Config) -> dict[str, str]:
     return {t.name: config.region_of(t) for t in config.targets}
 
 
-def probe_pool_size(config: Config) -> int:
-    """Threads for probes: enough for every target's worst case (timeout / interval), bounded."""
-    need = sum(t.health.timeout / t.health.interval for t in config.targets)
+def look_pool_size(config: Config) -> int:
+    """Threads for the scheduled cluster-status looks (probes run on the probe loop, not on
+    threads): enough for each look's worst case (a single attempt: timeout + 5 s), bounded."""
+    deadline = config.ncp.timeout + 5.0
+    need = sum(deadline / c.interval for c in config.cluster_checks())
     return max(2, min(64, math.ceil(need * 1.5) + 1))
+
+
+def probe_sockets(config: Config) -> int:
+    """How many probes may be in flight at once: each ends by its timeout (≤ its interval)."""
+    return sum(math.ceil(t.health.timeout / t.health.interval) for t in config.targets)
