@@ -79,6 +79,8 @@ PANELS_WITH_DATA = {
     "Config reload",
     "Active or standby",  # 0 (active) from start-up
     "Build info",
+    "Ledger writable",  # 1 from start-up
+    "Ledger write failures",  # counters declared at 0 from start-up
 }
 
 # Every alert stays quiet after a healthy incident; its witness shows that the series it
@@ -95,6 +97,7 @@ ALERT_WITNESSES = {
     "RemediatorConfigReloadFailed": "remediator_config_last_reload_success == 1",
     "RemediatorWebhookRejectionsRising": 'remediator_webhook_requests_total{code="401"}',
     "RemediatorNoActiveDaemon": "remediator_standby == 0",
+    "RemediatorLedgerUnwritable": "remediator_ledger_writable == 1",
 }
 
 

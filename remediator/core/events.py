@@ -9,7 +9,8 @@ from typing import Literal
 from remediator.core.rules import Evidence
 
 AlertStatus = Literal["firing", "resolved"]
-ActionResult = Literal["success", "failure", "unknown", "not_available"]
+# `not_sent`: the driver did not send it at all (its intent could not be written to the ledger).
+ActionResult = Literal["success", "failure", "unknown", "not_available", "not_sent"]
 
 
 @dataclass(frozen=True)

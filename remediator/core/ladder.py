@@ -13,7 +13,7 @@ from remediator.core.decisions import Act, Output
 from remediator.core.events import PreflightResult
 from remediator.core.guardrails import Blocked, ladder_guard, passed_summary
 from remediator.core.rules import REMEDIES, Rule
-from remediator.core.state import EngineState, InFlight, RuleState
+from remediator.core.state import Charge, EngineState, InFlight, RuleState
 from remediator.core.trip import Trip, ask_first, decide, rule_state, suppress
 from remediator.core.verification import finish
 
@@ -61,8 +61,15 @@ def act(state: EngineState, trip: Trip, p: PreflightResult, now: float, step: in
     what = f"{action} ({step_words(rule, step)}): {REMEDIES[action].effect}"
     if action == "restart_kafka_node":
         what += f" [{p.nodes_detail or ', '.join(map(str, p.nodes or ()))}]"
+    started = flight is None or not flight.sent_any
+    charge = Charge(
+        at=now,
+        started=started,
+        prior_action_at=state.last_action_at.get(target),
+        prior_sent_any=flight is not None and flight.sent_any,
+    )
     st.action_times.append(now)
-    if flight is None or not flight.sent_any:
+    if started:
         st.started_times.append(now)
     ep = state.episodes.get(trip.episode) if trip.episode else None
     if ep is not None:
@@ -84,6 +91,7 @@ def act(state: EngineState, trip: Trip, p: PreflightResult, now: float, step: in
         started_at=flight.started_at if flight is not None else now,
         sent_any=True,
         green_needed=action == "rolling_restart",
+        charge=charge,
     )
     return [
         decide(trip, "acted", trigger, f"{what}: {why}", now, action),
@@ -230,7 +238,9 @@ def evidence_text(state: EngineState, trip: Trip, p: PreflightResult) -> str:
     else:
         why = window_text(rule_state(state, trip))
     flight = state.targets[trip.target].in_flight
-    if flight is not None and flight.rule == trip.rule.name:  # a ladder's later step
+    if flight is not None and flight.rule == trip.rule.name and flight.waited:
+        why = f"{trip.rule.name} tripped on {trip.target}; the step waited: {flight.waited}"
+    elif flight is not None and flight.rule == trip.rule.name:  # a ladder's later step
         why = f"{trip.rule.name}'s earlier step did not recover {trip.target}"
     if p.probe is not None:
         what = "fresh probe" if p.probe.check == "tool" else "fresh cluster status"

@@ -17,6 +17,9 @@ from remediator.core.guardrails import FLEET_WINDOW
 from remediator.core.rules import Rule
 from remediator.core.state import EngineState, InFlight
 
+# A step that was not sent (its intent could not be recorded) is looked at again this late.
+RETRY_UNSENT = 30.0
+
 
 def on_outcome(state: EngineState, o: ActionOutcome, now: float) -> list[Output]:
     """A sent action's result: verify it, fall back to the rule's fallback, or end it failed."""
@@ -34,6 +37,8 @@ def on_outcome(state: EngineState, o: ActionOutcome, now: float) -> list[Output]
         state.wake(flight.deadline)
         flight.successes = 0
         return []
+    if o.result == "not_sent":
+        return unsent(state, o.target, flight, o.detail, now)
     if o.result == "not_available" and rule.fallback_action and not flight.fallback_used:
         flight.fallback_used = True
         flight.action = rule.fallback_action
@@ -51,6 +56,50 @@ def on_outcome(state: EngineState, o: ActionOutcome, now: float) -> list[Output]
         ]
     detail = f"{o.action} failed: {o.detail}" if o.detail else f"{o.action} failed"
     return step_failed(state, o.target, detail, now)
+
+
+def unsent(
+    state: EngineState, target: str, flight: InFlight, detail: str, now: float
+) -> list[Output]:
+    """The step was decided but not sent: give back what deciding it spent (its cooldown,
+    budget and fleet counts: there is no ledger row of it), and take it again after
+    RETRY_UNSENT — through a fresh look and the guards (`ladder.next_step_look`), until the
+    step's verify timeout. The target stays in progress meanwhile, never `acting`."""
+    rule = state.rule(flight.rule, target)
+    assert rule is not None
+    charge = flight.charge
+    # A fallback's first call was sent (and answered 404): its row and its charge stand.
+    if charge is not None and not flight.fallback_used:
+        st = state.rule_states[(rule.name, target)]
+        _drop(st.action_times, charge.at)
+        if charge.started:
+            _drop(st.started_times, charge.at)
+        _drop(state.fleet_action_times, charge.at)
+        if charge.prior_action_at is None:
+            state.last_action_at.pop(target, None)
+        else:
+            state.last_action_at[target] = charge.prior_action_at
+        flight.sent_any = charge.prior_sent_any
+    flight.charge = None
+    flight.phase = "escalating"
+    flight.action = rule.steps[flight.step]
+    flight.fallback_used = False
+    flight.green_needed = flight.green_seen = False
+    flight.successes = 0
+    flight.waited = detail or "it was not sent"
+    flight.deadline = now + rule.verify.timeout
+    flight.look_again_at = now + RETRY_UNSENT
+    state.looks_due[target] = flight.look_again_at
+    state.wake(flight.look_again_at)
+    return []
+
+
+def _drop(times: list[float], at: float) -> None:
+    """Remove the last `at` from `times`."""
+    for i in range(len(times) - 1, -1, -1):
+        if times[i] == at:
+            del times[i]
+            return
 
 
 def step_failed(state: EngineState, target: str, detail: str, now: float) -> list[Output]:

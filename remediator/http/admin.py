@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from remediator.errors import LedgerError
 from remediator.http.server import Environ, StartResponse, WsgiApp, json_response
 from remediator.secrets import Secret
 
@@ -68,6 +69,13 @@ def routes(token: Secret | None, ops: Operations) -> dict[tuple[str, str], WsgiA
                 return json_response(start_response, 200, call(body))
             except (ValueError, TypeError, KeyError) as exc:
                 return json_response(start_response, 400, {"error": str(exc)[:300]})
+            except LedgerError as exc:  # not recorded: nothing was done
+                return json_response(
+                    start_response,
+                    503,
+                    {"error": f"not done: {exc}"[:300]},
+                    [("Retry-After", "10")],
+                )
 
         return app
 

@@ -14,6 +14,7 @@ from typing import Protocol
 from remediator.clock import Clock
 from remediator.core.events import AlertEvent
 from remediator.core.rules import TargetRef
+from remediator.errors import LedgerError
 from remediator.http.alertmanager import InvalidPayload, index_targets, parse, to_events
 from remediator.http.server import Environ, StartResponse, json_response
 from remediator.metrics import Metrics
@@ -23,6 +24,9 @@ log = logging.getLogger("remediator.http.alertmanager")
 
 PATH = "/api/v1/alerts/alertmanager"
 MAX_BODY = 1024 * 1024
+# While the ledger cannot record alerts, Alertmanager is asked to send them again this late
+# (it retries a 5xx with backoff; Retry-After is a hint to it and to proxies).
+RETRY_AFTER = "10"
 
 
 class AlertRecorder(Protocol):
@@ -30,6 +34,17 @@ class AlertRecorder(Protocol):
 
     def record_alerts(self, alerts: list[AlertEvent], at: float) -> list[bool]:
         """Durably record webhook alerts; per alert, whether it is news (not a re-send)."""
+        ...
+
+
+class LedgerHealth(Protocol):
+    """Whether the ledger takes writes (see `runtime.ledgerwatch.LedgerWatch`)."""
+
+    @property
+    def writable(self) -> bool: ...
+
+    def failed(self, record: str, exc: LedgerError) -> None:
+        """A write made here failed."""
         ...
 
 
@@ -45,6 +60,7 @@ class AlertIntake:
         metrics: Metrics,
         clock: Clock,
         submit: Callable[[list[AlertEvent]], None],
+        health: LedgerHealth | None = None,
     ) -> None:
         self._expected = None if token is None else f"Bearer {token.reveal()}".encode()
         self.targets = tuple(targets)
@@ -53,6 +69,7 @@ class AlertIntake:
         self.metrics = metrics
         self.clock = clock
         self.submit = submit
+        self.health = health
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         code, body, headers = self._handle(environ)
@@ -84,7 +101,19 @@ class AlertIntake:
         now = self.clock.now()
         received = to_events(payload, self.index, now)
         mapped = [r.event for r in received if r.event is not None]
-        news = self.ledger.record_alerts(mapped, now)
+        unwritable: tuple[int, dict[str, object], list[tuple[str, str]]] = (
+            503,
+            {"error": "the ledger cannot record alerts now"},
+            [("Retry-After", RETRY_AFTER)],
+        )
+        if mapped and self.health is not None and not self.health.writable:
+            return unwritable
+        try:
+            news = self.ledger.record_alerts(mapped, now)
+        except LedgerError as exc:
+            if self.health is not None:
+                self.health.failed("alerts", exc)
+            return unwritable
         fresh = iter(news)
         for r in received:
             outcome = "unmatched" if r.event is None else "matched" if next(fresh) else "duplicate"

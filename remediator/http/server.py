@@ -52,6 +52,7 @@ _REASONS = {
     405: "Method Not Allowed",
     413: "Payload Too Large",
     415: "Unsupported Media Type",
+    500: "Internal Server Error",
     503: "Service Unavailable",
 }
 

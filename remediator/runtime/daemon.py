@@ -44,6 +44,8 @@ log = logging.getLogger("remediator.runtime.daemon")
 TICK_SECONDS = 1.0
 # A signed read-only call per target this often, so that a broken action path shows early.
 READINESS_SECONDS = 60.0
+# While the ledger cannot be written, whether it can again is tried this often.
+LEDGER_CHECK_SECONDS = 5.0
 
 
 class Daemon:
@@ -85,6 +87,8 @@ class Daemon:
                 # the watchdog's tick (nor the tick the readiness check).
                 "readiness": SchedulerPool(1),
                 "tick": SchedulerPool(1),
+                # A locked SQLite file blocks a write for its busy timeout: not the tick's.
+                "ledger": SchedulerPool(1),
             },
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone="UTC",
@@ -105,7 +109,7 @@ class Daemon:
                 Routes(
                     registry=self.registry,
                     healthy=self.healthy,
-                    ready=lambda: self._ready,
+                    ready=self.ready,
                     status=self.status,
                     extra={
                         ("POST", INTAKE_PATH): self.parts.intake,
@@ -325,6 +329,14 @@ class Daemon:
         if replace:
             return
         self.scheduler.add_job(
+            self.check_ledger,
+            "interval",
+            seconds=LEDGER_CHECK_SECONDS,
+            executor="ledger",
+            id="ledger",
+            misfire_grace_time=int(LEDGER_CHECK_SECONDS),
+        )
+        self.scheduler.add_job(
             self.tick,
             "interval",
             seconds=TICK_SECONDS,
@@ -371,7 +383,16 @@ class Daemon:
                     1 if r["breaker_open"] else 0
                 )
 
+    def check_ledger(self) -> None:
+        """While the ledger cannot be written: write what was kept, or try a heartbeat."""
+        if not self.driver.ledger_watch.writable:
+            self.driver.ledger_watch.check()
+
     # -- views ---------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """Started, not stopping, and the ledger takes writes (an intent can be recorded)."""
+        return self._ready and self.driver.ledger_watch.writable
 
     def healthy(self) -> bool:
         """The process and its scheduler run."""

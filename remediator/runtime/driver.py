@@ -39,13 +39,15 @@ from remediator.core.events import (
     ProbeResult,
     Tick,
 )
-from remediator.errors import NcpError, NcpNotFound
+from remediator.core.verification import RETRY_UNSENT
+from remediator.errors import LedgerError, NcpError, NcpNotFound
 from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient
 from remediator.ncp.results import ClusterStatus
 from remediator.probe import cluster as cluster_look
 from remediator.runtime import remedies, report
 from remediator.runtime.alertqueue import AlertQueue
+from remediator.runtime.ledgerwatch import LedgerWatch
 from remediator.runtime.runner import Runner
 from remediator.store import Ledger
 
@@ -89,6 +91,9 @@ class Driver:
         # each action whose intent is recorded and whose call is on its way.
         self._action_ids: dict[str, int] = {}
         self._intents: dict[Act, int] = {}
+        # Actions whose intent could not be written (the ledger's error): never sent.
+        self._unrecorded: dict[Act, str] = {}
+        self.ledger_watch = LedgerWatch(ledger, metrics, clock)
         self._path_ok: dict[str, bool] = {}
         self._path_turn = -1
         # Whether the last signed read-only call succeeded (None: none made yet).
@@ -230,47 +235,61 @@ class Driver:
     # -- outputs -------------------------------------------------------------------------
 
     def _carry_out(self, out: Output) -> None:
+        # Records that the ledger cannot take now are kept and written later (`write`); an
+        # intent that cannot be written stops its action (see `_record_intent`).
+        write = self.ledger_watch.record
         match out:
             case Decision():
-                report.record_decision(out, self.engine, self.ledger, self.metrics)
+                report.record_decision(out, self.engine, self.ledger, self.metrics, write)
             case CheckFirst():
                 pass  # answered by the runner, off the lock
             case Act():
                 self._record_intent(out)
             case Remediated():
-                report.record_remediation(out, self.ledger, self.metrics)
+                report.record_remediation(out, self.ledger, self.metrics, write)
                 self._action_ids.pop(out.target, None)
             case Escalated():
-                report.record_escalation(out, self.ledger)
+                report.record_escalation(out, self.ledger, write)
                 self._action_ids.pop(out.target, None)
             case BreakerChanged():
-                report.record_breaker(out, self.ledger, self.metrics)
+                report.record_breaker(out, self.ledger, self.metrics, write)
             case _:
                 assert_never(out)
 
     def _record_intent(self, a: Act) -> None:
-        """The intent, durably, before the runner hands the call to the executor."""
-        if a.fallback_of is None:
-            action_id = self.ledger.record_intent(
-                rule=a.rule,
-                target=a.target,
-                cluster_no=a.cluster_no,
-                action=a.action,
-                mode="enforce",
-                trigger=a.trigger,
-                at=a.at,
-                step=a.step,
-                nodes=a.nodes,
-            )
-            self._action_ids[a.target] = action_id
-        else:
-            action_id = self._action_ids.get(a.target, 0)
-            self.ledger.record_fallback(
-                action_id,
-                action=a.action,
-                at=a.at,
-                detail=f"{a.fallback_of} is not available; fell back to {a.action}",
-            )
+        """The intent, durably, before the runner hands the call to the executor; when it
+        cannot be written, the call is not made (`_send` answers `not_sent`)."""
+        try:
+            if a.fallback_of is None:
+                action_id = self.ledger_watch.required(
+                    "intent",
+                    lambda: self.ledger.record_intent(
+                        rule=a.rule,
+                        target=a.target,
+                        cluster_no=a.cluster_no,
+                        action=a.action,
+                        mode="enforce",
+                        trigger=a.trigger,
+                        at=a.at,
+                        step=a.step,
+                        nodes=a.nodes,
+                    ),
+                )
+                self._action_ids[a.target] = action_id
+            else:
+                action_id = self._action_ids.get(a.target, 0)
+                self.ledger_watch.required(
+                    "intent",
+                    lambda: self.ledger.record_fallback(
+                        action_id,
+                        action=a.action,
+                        at=a.at,
+                        detail=f"{a.fallback_of} is not available; fell back to {a.action}",
+                    ),
+                )
+        except LedgerError as exc:
+            self._unrecorded[a] = str(exc)
+            return
         self._intents[a] = action_id
         self._fail_at("after_intent")
 
@@ -361,13 +380,33 @@ class Driver:
 
     def _send(self, a: Act) -> ActionOutcome | None:
         """The answer to an `Act`: the signed call's outcome (None in a dry run: nothing sent)."""
+        if a in self._unrecorded:
+            why = self._unrecorded.pop(a)
+            detail = (
+                f"its intent could not be written to the ledger ({why}); trying again in "
+                f"{RETRY_UNSENT:g}s, after a fresh look"
+            )
+            report.say_outcome(a, "not_sent", None, detail)
+            return ActionOutcome(
+                rule=a.rule,
+                target=a.target,
+                action=a.action,
+                result="not_sent",
+                at=self.clock.now(),
+                detail="its intent could not be written to the ledger",
+            )
         action_id = self._intents.pop(a)
         region = self.regions.get(a.target)
+        record = self.ledger_watch.record
         if self.dry_run:
             extra = {"event": "action", "rule": a.rule, "target": a.target, "action": a.action}
             log.info(f"dry run: would send {a.action}", extra=extra)
-            self.ledger.record_outcome(
-                action_id, result="dry_run", at=self.clock.now(), request_id=None, detail=""
+            at = self.clock.now()
+            record(
+                "outcome",
+                lambda: self.ledger.record_outcome(
+                    action_id, result="dry_run", at=at, request_id=None, detail=""
+                ),
             )
             return None
         self.metrics.detection_to_action.labels(action=a.action).observe(
@@ -385,6 +424,14 @@ class Driver:
             request_id = exc.request_id
             outcome = "unknown" if exc.sent == "unknown" else "failure"
             detail = str(exc)
+        except Exception as exc:
+            # A bug or an unexpected library error: whether the call left cannot be known, so
+            # it is verified like any unknown outcome, never resent (and never left `acting`).
+            log.exception(
+                f"internal error while sending {a.action} on {a.target}",
+                extra={"event": "action", "rule": a.rule, "target": a.target},
+            )
+            outcome, detail = "unknown", f"internal error while sending: {exc!r}"
         else:
             outcome, detail, request_id = "success", "", result.request_id
         self._fail_at("after_call")
@@ -392,8 +439,12 @@ class Driver:
         self.metrics.action_duration.labels(action=a.action).observe(elapsed)
         if outcome != "not_available":  # counted once the engine has said what next
             self.metrics.actions.labels(target=a.target, action=a.action, result=outcome).inc()
-        self.ledger.record_outcome(
-            action_id, result=outcome, at=self.clock.now(), request_id=request_id, detail=detail
+        at = self.clock.now()
+        record(
+            "outcome",
+            lambda: self.ledger.record_outcome(
+                action_id, result=outcome, at=at, request_id=request_id, detail=detail
+            ),
         )
         report.say_outcome(a, outcome, request_id, detail)
         if outcome == "unknown":

@@ -110,6 +110,7 @@ def build(
         metrics=metrics,
         clock=clock,
         submit=driver.feed_alerts,
+        health=driver.ledger_watch,
     )
     operator = Operator(
         driver,

@@ -23,7 +23,10 @@ class LedgerAction:
 
 
 class Ledger(Protocol):
-    """What the daemon and the operator commands need from durable storage."""
+    """What the daemon and the operator commands need from durable storage.
+
+    A write that fails raises `errors.LedgerError` and leaves nothing of itself behind.
+    """
 
     def record_intent(
         self,
@@ -112,6 +115,10 @@ class Ledger(Protocol):
 
     def active_pauses(self, now: float) -> list[PauseRecord]:
         """Pauses that have not expired or been lifted."""
+        ...
+
+    def touch(self, at: float) -> None:
+        """Write a heartbeat: LedgerError unless the ledger takes writes now."""
         ...
 
     def close(self) -> None:

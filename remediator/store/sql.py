@@ -77,6 +77,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE actions ADD COLUMN step INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE actions ADD COLUMN nodes TEXT NOT NULL DEFAULT ''",
     ),
+    # One row rewritten to show that the ledger takes writes (a full disk, a lock held by a
+    # backup, a database down), while nothing else is being written.
+    5: (
+        "CREATE TABLE IF NOT EXISTS heartbeat "
+        "(id INTEGER PRIMARY KEY CHECK (id = 1), at DOUBLE PRECISION NOT NULL)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 _ALL = "*"
@@ -92,22 +98,38 @@ class SqlLedger(AlertReceipts):
         raise NotImplementedError
 
     def _write(self, sql: str, params: Sequence[object]) -> tuple[list[Row], int]:
-        """One statement in its own transaction: (the rows it returned, the rows it changed)."""
+        """One statement in its own transaction: (the rows it returned, the rows it changed).
+
+        LedgerError when it could not be written (nothing of it is then)."""
         with self._lock:
-            self._begin()
             try:
-                cur = self._execute(sql, params)
-                rows = list(cur.fetchall()) if cur.description else []
-                count = cur.rowcount
-            except BaseException:
-                self._rollback()
-                raise
-            self._commit()
+                self._begin()
+                try:
+                    cur = self._execute(sql, params)
+                    rows = list(cur.fetchall()) if cur.description else []
+                    count = cur.rowcount
+                    self._commit()
+                except BaseException:
+                    self._rollback()
+                    raise
+            except self._errors as exc:
+                raise self._failed(exc) from exc
             return rows, count
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         with self._lock:
-            return list(self._execute(sql, params).fetchall())
+            try:
+                return list(self._execute(sql, params).fetchall())
+            except self._errors as exc:
+                raise self._failed(exc) from exc
+
+    def touch(self, at: float) -> None:
+        """Rewrite the heartbeat row: LedgerError unless the ledger takes writes."""
+        self._write(
+            "INSERT INTO heartbeat (id, at) VALUES (1, ?) "
+            "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+            (at,),
+        )
 
     def record_intent(
         self,
