@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -75,7 +76,7 @@ def recovered(h: Harness) -> float:
     )
 
 
-def rule_status(h: Harness) -> dict[str, object]:
+def rule_status(h: Harness) -> dict[str, Any]:
     target = next(t for t in h.daemon.status()["targets"] if t["name"] == "orders")
     return dict(target["rules"][0], in_flight=target["in_flight"])
 

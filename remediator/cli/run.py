@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     logs.setup(args.log_level, json_lines=args.log_format == "json")
+    _allow_connections()
     try:
         ledger = None
         if args.standby:
@@ -106,6 +107,20 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:  # the listener's address is taken, most often
         print(f"remediator: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _allow_connections() -> None:
+    """Raise the soft limit of open files to what the listener may hold (systemd leaves it at
+    1024 for programs that still use select(); the listener polls)."""
+    import resource
+
+    from remediator.http.guard import CONNECTION_LIMIT
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 2 * CONNECTION_LIMIT + 1024  # the listener's, the ledger's, probes and CDSS calls
+    if soft != resource.RLIM_INFINITY and soft < want:
+        limit = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
 
 
 def _stand_by(args: argparse.Namespace, config: Config) -> tuple[Ledger | None, Config]:

@@ -6,12 +6,13 @@ one deciding; the token is `server.admin_token`. Without one configured, they an
 
 from __future__ import annotations
 
-import hmac
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from remediator.errors import LedgerError
+from remediator.http import auth
+from remediator.http.guard import Gate, Refusal
 from remediator.http.server import Environ, StartResponse, WsgiApp, json_response
 from remediator.secrets import Secret
 
@@ -41,27 +42,38 @@ class Operations(Protocol):
     ) -> dict[str, Any]: ...
 
 
+def _refusal(token: bytes | None, authorization: str, length: str) -> Refusal | None:
+    if token is None:
+        return 403, {"error": "set server.admin_token to allow this"}, []
+    if not auth.authorized(authorization, token):
+        return 401, {"error": "missing or wrong bearer token"}, [("WWW-Authenticate", "Bearer")]
+    if not length.isdigit() or int(length) > MAX_BODY:
+        return 413, {"error": "body too large"}, []
+    return None
+
+
+def gates(token: Secret | None) -> dict[tuple[str, str], Gate]:
+    """The same checks before the body is read, for `server.Routes.gates`."""
+    expected = auth.expected(token)
+
+    def gate(headers: Mapping[str, str]) -> Refusal | None:
+        return _refusal(
+            expected, headers.get("AUTHORIZATION", ""), headers.get("CONTENT_LENGTH") or "0"
+        )
+
+    return {("POST", path): gate for path in (PAUSE, RESUME, RESTART)}
+
+
 def routes(token: Secret | None, ops: Operations) -> dict[tuple[str, str], WsgiApp]:
     """The three POST routes, for `server.Routes.extra`."""
-    expected = None if token is None else f"Bearer {token.reveal()}".encode()
+    expected = auth.expected(token)
 
     def endpoint(call: Callable[[dict[str, Any]], dict[str, Any]]) -> WsgiApp:
         def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-            if expected is None:
-                return json_response(
-                    start_response, 403, {"error": "set server.admin_token to allow this"}
-                )
-            given = environ.get("HTTP_AUTHORIZATION", "").strip().encode()
-            if not hmac.compare_digest(given, expected):
-                return json_response(
-                    start_response,
-                    401,
-                    {"error": "missing or wrong bearer token"},
-                    [("WWW-Authenticate", "Bearer")],
-                )
             length = environ.get("CONTENT_LENGTH") or "0"
-            if not length.isdigit() or int(length) > MAX_BODY:
-                return json_response(start_response, 413, {"error": "body too large"})
+            refused = _refusal(expected, environ.get("HTTP_AUTHORIZATION", ""), length)
+            if refused is not None:
+                return json_response(start_response, *refused)
             try:
                 body = json.loads(environ["wsgi.input"].read(int(length)) or b"{}")
                 if not isinstance(body, dict):

@@ -6,16 +6,17 @@ loses nothing) and handed to the engine on another thread.
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from remediator.clock import Clock
 from remediator.core.events import AlertEvent
 from remediator.core.rules import TargetRef
 from remediator.errors import LedgerError
+from remediator.http import auth
 from remediator.http.alertmanager import InvalidPayload, index_targets, parse, to_events
+from remediator.http.guard import Refusal
 from remediator.http.server import Environ, StartResponse, json_response
 from remediator.metrics import Metrics
 from remediator.secrets import Secret
@@ -62,7 +63,7 @@ class AlertIntake:
         submit: Callable[[list[AlertEvent]], None],
         health: LedgerHealth | None = None,
     ) -> None:
-        self._expected = None if token is None else f"Bearer {token.reveal()}".encode()
+        self._token = auth.expected(token)
         self.targets = tuple(targets)
         self.index = index_targets(self.targets)
         self.ledger = ledger
@@ -73,21 +74,40 @@ class AlertIntake:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         code, body, headers = self._handle(environ)
+        self._said(code, body, environ.get("REMOTE_ADDR"))
+        return json_response(start_response, code, body, headers)
+
+    def gate(self, headers: Mapping[str, str]) -> Refusal | None:
+        """Before the body is read (see `guard`): refuse a wrong token or an oversized body."""
+        refusal = self._refusal(headers.get("AUTHORIZATION", ""), headers.get("CONTENT_LENGTH"))
+        if refusal is not None:
+            self._said(refusal[0], refusal[1], None)
+        return refusal
+
+    def _said(self, code: int, body: Mapping[str, object], remote: object) -> None:
         self.metrics.webhook_requests.labels(code=str(code)).inc()
         if code != 200:
             log.warning(
                 f"webhook rejected with {code}: {body.get('error', '')}",
-                extra={"event": "webhook", "code": code, "remote": environ.get("REMOTE_ADDR")},
+                extra={"event": "webhook", "code": code, "remote": remote},
             )
-        return json_response(start_response, code, body, headers)
+
+    def _refusal(self, authorization: str, length_text: str | None) -> Refusal | None:
+        if not auth.authorized(authorization, self._token):
+            return 401, {"error": "missing or wrong bearer token"}, [("WWW-Authenticate", "Bearer")]
+        length_text = (length_text or "").strip()
+        if length_text.isdigit() and int(length_text) > MAX_BODY:
+            return 413, {"error": f"body over {MAX_BODY} bytes"}, []
+        return None
 
     def _handle(self, environ: Environ) -> tuple[int, dict[str, object], list[tuple[str, str]]]:
-        if not self._authorized(environ.get("HTTP_AUTHORIZATION", "")):
-            return 401, {"error": "missing or wrong bearer token"}, [("WWW-Authenticate", "Bearer")]
+        refusal = self._refusal(
+            environ.get("HTTP_AUTHORIZATION", ""), environ.get("CONTENT_LENGTH")
+        )
+        if refusal is not None:
+            return refusal
         length_text = environ.get("CONTENT_LENGTH") or ""
         length = int(length_text) if length_text.isdigit() else None
-        if length is not None and length > MAX_BODY:
-            return 413, {"error": f"body over {MAX_BODY} bytes"}, []
         ctype = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
         if ctype != "application/json":
             return 415, {"error": "Content-Type must be application/json"}, []
@@ -133,8 +153,3 @@ class AlertIntake:
         if mapped:
             self.submit(mapped)
         return 200, {"status": "recorded", "alerts": len(received), "mapped": len(mapped)}, []
-
-    def _authorized(self, header: str) -> bool:
-        if self._expected is None:
-            return True
-        return hmac.compare_digest(header.strip().encode(), self._expected)

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
-from waitress.server import create_server
+
+from remediator.clock import Clock, SystemClock
+from remediator.http.guard import Gate, Gates, guarded_server
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
@@ -29,6 +31,8 @@ class Routes:
     ready: Callable[[], bool]
     status: Callable[[], dict[str, Any]]
     extra: dict[tuple[str, str], WsgiApp] = field(default_factory=dict)
+    # Checks of an `extra` route's headers before its body is read (see `guard`).
+    gates: dict[tuple[str, str], Gate] = field(default_factory=dict)
 
 
 def json_response(
@@ -89,8 +93,19 @@ def make_app(routes: Routes) -> WsgiApp:
 class HttpServer:
     """waitress on one listener, serving in a background thread; it binds in `start()`."""
 
-    def __init__(self, app: WsgiApp, host: str, port: int, threads: int = 4) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        host: str,
+        port: int,
+        threads: int = 4,
+        *,
+        gates: Gates | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._app, self._host, self._port, self._threads = app, host, port, threads
+        self._gates = gates or {}
+        self._clock = clock or SystemClock()
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._map: dict[int, Any] = {}  # waitress's socket map, ours so that close() sees it
@@ -105,15 +120,15 @@ class HttpServer:
 
     def start(self) -> None:
         """Bind (OSError if the address is taken) and serve."""
-        self._server = create_server(
+        self._server = guarded_server(
             self._app,
-            map=self._map,
             host=self._host,
             port=self._port,
             threads=self._threads,
+            gates=self._gates,
+            monotonic=self._clock.monotonic,
+            socket_map=self._map,
             max_request_body_size=MAX_BODY,
-            channel_timeout=30,
-            connection_limit=100,
             clear_untrusted_proxy_headers=True,
             ident="remediator",
         )

@@ -27,6 +27,7 @@ from remediator.core.engine import Engine
 from remediator.core.events import Event, Tick
 from remediator.core.rules import AlertTrigger
 from remediator.core.snapshot import snapshot
+from remediator.http.admin import gates as admin_gates
 from remediator.http.admin import routes as admin_routes
 from remediator.http.intake import PATH as INTAKE_PATH
 from remediator.http.server import HttpServer, Routes, make_app
@@ -104,21 +105,26 @@ class Daemon:
                 recording.write(event_to_json(event, now) + "\n")
 
             self.driver.recorder = record
+        routes = Routes(
+            registry=self.registry,
+            healthy=self.healthy,
+            ready=self.ready,
+            status=self.status,
+            extra={
+                ("POST", INTAKE_PATH): self.parts.intake,
+                **admin_routes(self.parts.secrets.admin_token, self.parts.operator),
+            },
+            gates={
+                ("POST", INTAKE_PATH): self.parts.intake.gate,
+                **admin_gates(self.parts.secrets.admin_token),
+            },
+        )
         self.http = HttpServer(
-            make_app(
-                Routes(
-                    registry=self.registry,
-                    healthy=self.healthy,
-                    ready=self.ready,
-                    status=self.status,
-                    extra={
-                        ("POST", INTAKE_PATH): self.parts.intake,
-                        **admin_routes(self.parts.secrets.admin_token, self.parts.operator),
-                    },
-                )
-            ),
+            make_app(routes),
             config.server.host,
             config.server.port,
+            gates=routes.gates,
+            clock=self.clock,
         )
 
     # The running configuration's parts (replaced as a whole by a reload).

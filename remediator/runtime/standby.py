@@ -22,6 +22,7 @@ from remediator.clock import Clock
 from remediator.config.loader import Config
 from remediator.errors import LedgerUnavailable
 from remediator.http.admin import PAUSE, RESTART, RESUME
+from remediator.http.guard import Refusal
 from remediator.http.intake import PATH as INTAKE_PATH
 from remediator.http.server import (
     Environ,
@@ -66,15 +67,21 @@ def wait_for_ledger(
         body = {"error": "standing by: another remediator holds the ledger"}
         return json_response(start_response, 503, body, [("Retry-After", str(int(retry)))])
 
-    extra: dict[tuple[str, str], WsgiApp] = {
-        ("POST", path): unavailable for path in (INTAKE_PATH, PAUSE, RESUME, RESTART)
-    }
+    routes = [("POST", path) for path in (INTAKE_PATH, PAUSE, RESUME, RESTART)]
+    extra: dict[tuple[str, str], WsgiApp] = dict.fromkeys(routes, unavailable)
+    refusal: Refusal = (
+        503,
+        {"error": "standing by: another remediator holds the ledger"},
+        [("Retry-After", str(int(retry)))],
+    )
     server = HttpServer(
         make_app(
             Routes(registry, healthy=lambda: True, ready=lambda: False, status=status, extra=extra)
         ),
         config.server.host,
         config.server.port,
+        gates=dict.fromkeys(routes, lambda _headers: refusal),  # bodies are never read
+        clock=clock,
     )
     server.start()
     log.warning(
