@@ -64,8 +64,8 @@ def parse_time(text: str) -> float | None:
         value = f"{head}.{digits[:6]}{zone}"
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            return None
+        return parsed.timestamp()
+    except (ValueError, OverflowError, OSError):  # not a time, or one past year 9999 in UTC
         return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.timestamp()

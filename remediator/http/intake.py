@@ -73,7 +73,11 @@ class AlertIntake:
         self.health = health
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        code, body, headers = self._handle(environ)
+        try:
+            code, body, headers = self._handle(environ)
+        except Exception:  # a bug: counted and said like any answer, not a bare traceback
+            log.exception("internal error while taking a webhook", extra={"event": "webhook"})
+            code, body, headers = 500, {"error": "internal error"}, []
         self._said(code, body, environ.get("REMOTE_ADDR"))
         return json_response(start_response, code, body, headers)
 
@@ -91,6 +95,18 @@ class AlertIntake:
                 f"webhook rejected with {code}: {body.get('error', '')}",
                 extra={"event": "webhook", "code": code, "remote": remote},
             )
+
+    @staticmethod
+    def _say_unmatched(unmatched: dict[str, int]) -> None:
+        """One line per request however many alerts it carries (journald drops bursts)."""
+        total = sum(unmatched.values())
+        names = sorted(unmatched, key=lambda n: -unmatched[n])
+        shown = ", ".join(f"{n} x{unmatched[n]}" for n in names[:5])
+        more = f" and {len(names) - 5} other alertname(s)" if len(names) > 5 else ""
+        log.info(
+            f"{total} alert(s) name no configured target, ignored: {shown}{more}",
+            extra={"event": "alert", "outcome": "unmatched", "alerts": total},
+        )
 
     def _refusal(self, authorization: str, length_text: str | None) -> Refusal | None:
         if not auth.authorized(authorization, self._token):
@@ -135,14 +151,15 @@ class AlertIntake:
                 self.health.failed("alerts", exc)
             return unwritable
         fresh = iter(news)
+        unmatched: dict[str, int] = {}
         for r in received:
             outcome = "unmatched" if r.event is None else "matched" if next(fresh) else "duplicate"
             self.metrics.alerts_received.labels(status=r.status, outcome=outcome).inc()
             if r.event is None:
-                log.info(
-                    f"alert {r.alertname or '(no alertname)'} names no configured target: ignored",
-                    extra={"event": "alert", "outcome": "unmatched", "alertname": r.alertname},
-                )
+                name = r.alertname[:80] or "(no alertname)"
+                unmatched[name] = unmatched.get(name, 0) + 1
+        if unmatched:
+            self._say_unmatched(unmatched)
         if payload.truncatedAlerts:
             self.metrics.alerts_truncated.inc(payload.truncatedAlerts)
             log.warning(

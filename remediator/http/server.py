@@ -111,6 +111,11 @@ class HttpServer:
         self._map: dict[int, Any] = {}  # waitress's socket map, ours so that close() sees it
 
     @property
+    def app(self) -> WsgiApp:
+        """The WSGI application it serves."""
+        return self._app
+
+    @property
     def port(self) -> int:
         return int(self._server.effective_port) if self._server else self._port
 
