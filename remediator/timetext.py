@@ -14,10 +14,10 @@ _PATTERN = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 def parse_duration(text: str) -> int:
     """Seconds in `text`; ValueError with a message fit for the operator when it is no duration."""
-    match = _PATTERN.fullmatch(text)
+    match = _PATTERN.fullmatch(text) if len(text) <= 32 else None
     if not text or match is None:
         raise ValueError(
-            f"{text!r} is not a duration (write e.g. '30s', '15m', '6h', '1d' or '1m30s')"
+            f"{text[:40]!r} is not a duration (write e.g. '30s', '15m', '6h', '1d' or '1m30s')"
         )
     return sum(
         int(n) * seconds for n, seconds in zip(match.groups(), UNITS.values(), strict=True) if n

@@ -122,7 +122,10 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_line_
 
 def load_yaml(text: str, file: str) -> YamlDocument:
     """Parse one YAML document; syntax errors and duplicate keys come back as problems."""
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)  # checks every character: a NUL byte fails here
+    except yaml.reader.ReaderError as exc:
+        return YamlDocument(file, None, _Lines(), (_reader_problem(file, text, exc),))
     try:
         node: Node | None = loader.get_single_node()
         data = None if node is None else loader.construct_document(node)
@@ -130,6 +133,9 @@ def load_yaml(text: str, file: str) -> YamlDocument:
         return YamlDocument(file, None, _Lines(), (_syntax_problem(file, exc),))
     except yaml.YAMLError as exc:
         return YamlDocument(file, None, _Lines(), (Problem(file, 1, "(yaml)", str(exc)),))
+    except RecursionError:
+        problem = Problem(file, 1, "(yaml)", "nested too deeply")
+        return YamlDocument(file, None, _Lines(), (problem,))
     finally:
         loader.dispose()
     paths: dict[int, KeyPath] = {}
@@ -144,6 +150,13 @@ def load_yaml(text: str, file: str) -> YamlDocument:
         for container, key, line, first in loader.table.duplicates
     ]
     return YamlDocument(file, data, loader.table, tuple(problems))
+
+
+def _reader_problem(file: str, text: str, exc: yaml.reader.ReaderError) -> Problem:
+    """A character YAML does not allow (a NUL byte, a control character), at its line."""
+    line = text.count("\n", 0, max(0, exc.position)) + 1
+    what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+    return Problem(file, line, "(yaml)", f"character {what} is not allowed in YAML")
 
 
 def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
