@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -103,10 +104,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"remediator: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     try:
-        return daemon.run()
+        code = daemon.run()
     except OSError as exc:  # the listener's address is taken, most often
         print(f"remediator: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    busy = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
+    if daemon.abandoned or any(t.is_alive() for t in busy):
+        # A call abandoned at stop, or a probe still waiting for its timeout, holds a worker
+        # thread that the interpreter would wait for at exit: everything is flushed and the
+        # ledger closed, so leave now.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _allow_connections() -> None:

@@ -38,6 +38,9 @@ def on_preflight(state: EngineState, p: PreflightResult, now: float) -> list[Out
     if p.cluster_busy:
         why = p.cluster_detail or "cluster status is changing"
         return suppress(state, trip, "cluster_busy", why, now)
+    if p.cluster_busy is None:  # fail closed: it may be changing, and no step acts blind
+        why = p.cluster_detail or "the cluster status could not be read"
+        return suppress(state, trip, "cluster_unknown", f"{why}; not acting blind", now)
     if rule.name == MANUAL:
         blocked = manual_guard(state, rule, p.target, now)
     else:

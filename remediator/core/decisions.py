@@ -27,6 +27,8 @@ SUPPRESSION_REASONS = (
     # SPEC section 9: a ladder step that could not be taken.
     "no_unhealthy_node",
     "precheck_failed",
+    # The cluster status could not be read before acting: no mutation is sent blind.
+    "cluster_unknown",
 )
 
 

@@ -60,7 +60,9 @@ class PreflightResult:
     token: int
     at: float
     probe: ProbeResult | None = None
-    cluster_busy: bool | None = None
+    # Whether the cluster status showed it changing; None: it could not be read, and then no
+    # step is taken (fail closed: a mutation is never sent blind — see `acting`).
+    cluster_busy: bool | None = False
     cluster_detail: str = ""
     # restart_kafka_node: the computeInstanceNos of the brokers that are not green (None: not
     # looked up), and in words what the join of status and node list found.

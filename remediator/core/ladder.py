@@ -180,6 +180,8 @@ def next_step_look(
     held: Blocked | None = None
     if p.cluster_busy:
         held = ("cluster_busy", p.cluster_detail or "cluster status is changing")
+    elif p.cluster_busy is None:  # fail closed, as before a first step (see acting)
+        held = ("cluster_unknown", p.cluster_detail or "the cluster status could not be read")
     else:
         held = ladder_guard(state, rule, target, now)
     if held is None:

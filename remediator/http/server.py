@@ -124,7 +124,19 @@ class HttpServer:
         return str(self._server.effective_host) if self._server else self._host
 
     def start(self) -> None:
-        """Bind (OSError if the address is taken) and serve."""
+        """Bind (OSError naming the address if it is taken) and serve."""
+        try:
+            self._bind()
+        except OSError as exc:
+            where = f"[{self._host}]" if ":" in self._host else self._host
+            why = exc.strerror or str(exc)
+            error = OSError(f"cannot listen on {where}:{self._port}: {why}")
+            error.errno = exc.errno
+            raise error from None
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+        self._thread.start()
+
+    def _bind(self) -> None:
         self._server = guarded_server(
             self._app,
             host=self._host,
@@ -137,8 +149,6 @@ class HttpServer:
             clear_untrusted_proxy_headers=True,
             ident="remediator",
         )
-        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
-        self._thread.start()
 
     def _run(self) -> None:
         with contextlib.suppress(OSError):  # closed under us during shutdown

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import math
 import random
+import select
 import signal
+import socket
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Executor
@@ -45,8 +47,14 @@ log = logging.getLogger("remediator.runtime.daemon")
 TICK_SECONDS = 1.0
 # A signed read-only call per target this often, so that a broken action path shows early.
 READINESS_SECONDS = 60.0
+# At SIGTERM, in-flight calls get this long to finish; then they are abandoned (see stop()).
+STOP_GRACE = 5.0
 # While the ledger cannot be written, whether it can again is tried this often.
 LEDGER_CHECK_SECONDS = 5.0
+
+
+def _noted(_signum: int, _frame: FrameType | None) -> None:
+    """A signal's Python handler: nothing (its number reached `Daemon.run` by the wakeup fd)."""
 
 
 class Daemon:
@@ -72,6 +80,7 @@ class Daemon:
         self._stopping = threading.Event()
         self._ready = False
         self._episodes_swept_at = -math.inf
+        self.abandoned = 0  # calls still running when stop() gave up waiting
         self.parts = build(
             config,
             clock=self.clock,
@@ -195,7 +204,12 @@ class Daemon:
         )
 
     def stop(self) -> None:
-        """Stop scheduling, let in-flight cloud calls finish, flush the ledger."""
+        """Stop scheduling, give in-flight cloud calls STOP_GRACE to finish, flush the ledger.
+
+        A call still running then is abandoned (`abandoned` counts them): its intent is in the
+        ledger, so the next start verifies it and never resends it — a crash's path, taken on
+        purpose so that SIGTERM ends in seconds, not after a hanging gateway's timeout.
+        """
         if self._stopping.is_set():
             return
         self._stopping.set()
@@ -206,43 +220,57 @@ class Daemon:
         # The listener first: a webhook now gets no answer (Alertmanager retries) rather
         # than a 500 from an executor that is shutting down.
         self.http.close()
-        self.parts.actions.shutdown(wait=True, cancel_futures=True)
+        self.parts.actions.shutdown(wait=False, cancel_futures=True)
+        self.abandoned = self.driver.wait_idle(STOP_GRACE)
+        if self.abandoned:
+            log.warning(
+                f"stopping with {self.abandoned} call(s) still running after {STOP_GRACE:g}s: "
+                "abandoned; their intents are in the ledger, so the next start verifies them "
+                "and never resends them",
+                extra={"event": "stop", "abandoned": self.abandoned},
+            )
         self.parts.close()
         if self._recording is not None:
             self._recording.close()
         log.info("stopped", extra={"event": "stop"})
 
     def run(self) -> int:
-        """Run in the foreground until SIGTERM or SIGINT, reloading on SIGHUP; the exit code."""
-        wake = threading.Event()
-        reload_asked = threading.Event()
+        """Run in the foreground until SIGTERM or SIGINT, reloading on SIGHUP; the exit code.
 
-        def on_stop(signum: int, _frame: FrameType | None) -> None:
-            log.info(f"received {signal.Signals(signum).name}", extra={"event": "signal"})
-            self._stopping.set()
-            wake.set()
-
-        def on_hup(_signum: int, _frame: FrameType | None) -> None:
-            reload_asked.set()
-            wake.set()
-
-        signal.signal(signal.SIGTERM, on_stop)
-        signal.signal(signal.SIGINT, on_stop)
-        signal.signal(signal.SIGHUP, on_hup)
-        self.start()
-        while not self._stopping.is_set():
-            wake.wait()
-            wake.clear()
-            if reload_asked.is_set() and not self._stopping.is_set():
-                reload_asked.clear()
-                self.notifier.send(
-                    RELOADING="1", MONOTONIC_USEC=str(int(self.clock.monotonic() * 1e6))
-                )
-                self.reload()
-                self.notifier.send(READY="1", STATUS=self._status_line())
-        self._stopping.clear()
+        The signal handlers do nothing: the C-level handler writes each signal's number to a
+        socket (`signal.set_wakeup_fd`) that this loop reads. A handler that took a lock (an
+        Event's, the logging handler's) could deadlock with the interrupted main thread holding
+        it — a daemon that never stops.
+        """
+        wakeup, wakeup_in = socket.socketpair()
+        wakeup_in.setblocking(False)
+        previous = signal.set_wakeup_fd(wakeup_in.fileno(), warn_on_full_buffer=False)
+        for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(handled, _noted)
+        try:
+            self.start()
+            while not self._stopping.is_set():
+                ready, _, _ = select.select([wakeup], [], [], 1.0)
+                for signum in wakeup.recv(64) if ready else b"":
+                    if signum == signal.SIGHUP:
+                        self._reload_on_signal()
+                    elif signum in (signal.SIGTERM, signal.SIGINT):
+                        log.info(
+                            f"received {signal.Signals(signum).name}", extra={"event": "signal"}
+                        )
+                        self.stop()
+                        break
+        finally:
+            signal.set_wakeup_fd(previous)
+            wakeup.close()
+            wakeup_in.close()
         self.stop()
         return 0
+
+    def _reload_on_signal(self) -> None:
+        self.notifier.send(RELOADING="1", MONOTONIC_USEC=str(int(self.clock.monotonic() * 1e6)))
+        self.reload()
+        self.notifier.send(READY="1", STATUS=self._status_line())
 
     def reload(self) -> bool:
         """Re-read the config and rules; on any problem keep running the old ones."""

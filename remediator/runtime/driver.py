@@ -87,6 +87,8 @@ class Driver:
         # Crash tests only: die with SIGKILL at a named point of a remediation.
         self.failpoint = failpoint
         self.lock = threading.RLock()
+        self._idle = threading.Condition()
+        self._busy = 0  # work running on the executor (answers, alerts)
         # The ledger row of each target's remediation (a fallback is recorded on it), and of
         # each action whose intent is recorded and whose call is on its way.
         self._action_ids: dict[str, int] = {}
@@ -311,10 +313,22 @@ class Driver:
     # -- slow work on the actions executor -----------------------------------------------
 
     def _guarded(self, fn: Callable[..., object], *args: object) -> None:
+        with self._idle:
+            self._busy += 1
         try:
             fn(*args)
         except Exception:  # a bug must not kill the executor thread silently
             log.exception("internal error while carrying out a decision")
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> int:
+        """Wait up to `timeout` s for the work on the executor to end; how much still runs."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout)
+            return self._busy
 
     def cluster_status(
         self, client: CdssClient, cluster_no: str, region: str | None
