@@ -16,6 +16,7 @@ from remediator.core.rules import REMEDIES, Rule
 from remediator.core.state import Charge, EngineState, InFlight, RuleState
 from remediator.core.trip import Trip, ask_first, decide, rule_state, suppress
 from remediator.core.verification import finish
+from remediator.timetext import format_duration
 
 # A ladder step held by a passing guard (a pause, the fleet limit, a changing cluster) is looked
 # at again this often, until the step's verify timeout.
@@ -55,6 +56,8 @@ def act(state: EngineState, trip: Trip, p: PreflightResult, now: float, step: in
     ts = state.targets[target]
     flight = ts.in_flight if ts.in_flight is not None and ts.in_flight.rule == rule.name else None
     detected = st.first_failure_at if st.first_failure_at is not None else now
+    if flight is not None and flight.detected_at:  # a later step, or one tried again
+        detected = flight.detected_at
     why = evidence_text(state, trip, p)
     if trigger != "manual" and flight is None:
         why += f"; guards passed: {passed_summary(state, rule, target, now)}"
@@ -92,6 +95,7 @@ def act(state: EngineState, trip: Trip, p: PreflightResult, now: float, step: in
         sent_any=True,
         green_needed=action == "rolling_restart",
         charge=charge,
+        detected_at=detected,
     )
     return [
         decide(trip, "acted", trigger, f"{what}: {why}", now, action),
@@ -101,7 +105,7 @@ def act(state: EngineState, trip: Trip, p: PreflightResult, now: float, step: in
             cluster_no=state.cluster_no(target),
             action=action,
             trigger=trigger,
-            detected_at=detected if flight is None else flight.started_at,
+            detected_at=detected,
             at=now,
             nodes=tuple(p.nodes or ()) if action == "restart_kafka_node" else (),
             step=step,
@@ -124,7 +128,9 @@ def not_taken(state: EngineState, trip: Trip, step: int, held: Blocked, now: flo
         if ep is not None:
             ep.final = True
         if flight is None:
-            rule_state(state, trip).reset_trip()
+            st = rule_state(state, trip)
+            detected = st.first_failure_at if st.first_failure_at is not None else now
+            st.reset_trip()
             flight = ts.in_flight = InFlight(
                 rule=rule.name,
                 action=nxt,
@@ -133,6 +139,7 @@ def not_taken(state: EngineState, trip: Trip, step: int, held: Blocked, now: flo
                 trigger=trip.trigger,
                 started_at=now,
                 sent_any=False,
+                detected_at=detected,
             )
         escalate(state, flight, rule, now, step + 1)
         state.looks_due.pop(target, None)
@@ -201,7 +208,7 @@ def next_step_look(
     state.wake(flight.look_again_at)
     repeat = st.last_reason == reason
     st.last_reason = reason
-    said = f"{action} waits: {detail}; looking again in {LOOK_AGAIN:g}s"
+    said = f"{action} waits: {detail}; looking again in {format_duration(LOOK_AGAIN)}"
     return [] if repeat else [decide(trip, "suppressed", reason, said, now, action)]
 
 

@@ -82,6 +82,7 @@ class InFlight:
     green_seen: bool = False
     look_again_at: float = 0.0  # escalating: when to look again after a guard held the step
     charge: Charge | None = None  # what the step being sent spent
+    detected_at: float = 0.0  # the first failing signal of the incident (for its metric)
     waited: str = ""  # why the step waits to be taken again (it was not sent)
 
 

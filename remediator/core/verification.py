@@ -16,6 +16,7 @@ from remediator.core.events import ActionOutcome, ProbeResult
 from remediator.core.guardrails import FLEET_WINDOW
 from remediator.core.rules import Rule
 from remediator.core.state import EngineState, InFlight
+from remediator.timetext import format_duration
 
 # A step that was not sent (its intent could not be recorded) is looked at again this late.
 RETRY_UNSENT = 30.0
@@ -49,7 +50,7 @@ def on_outcome(state: EngineState, o: ActionOutcome, now: float) -> list[Output]
                 cluster_no=state.cluster_no(o.target),
                 action=rule.fallback_action,
                 trigger=flight.trigger,
-                detected_at=flight.decided_at,
+                detected_at=flight.detected_at or flight.decided_at,
                 at=now,
                 fallback_of=o.action,
             )
@@ -199,7 +200,8 @@ def finish(
             why = f"the ladder {ladder} is exhausted and did not recover {target}"
         else:
             why = (
-                f"budget of {rule.budget.max} actions per {rule.budget.per:g}s spent and the "
+                f"budget of {rule.budget.max} actions per {format_duration(rule.budget.per)} "
+                "spent and the "
                 f"last {flight.action} did not recover {target}"
             )
         out.append(
@@ -225,7 +227,7 @@ def expire(state: EngineState, now: float) -> list[Output]:
             if now >= flight.deadline:
                 rule = state.rule(flight.rule, name)
                 assert rule is not None
-                detail = f"not healthy {rule.verify.timeout:g}s after {flight.action}"
+                detail = f"not healthy {format_duration(rule.verify.timeout)} after {flight.action}"
                 out.extend(step_failed(state, name, detail, now))
             else:
                 wake = min(wake, flight.deadline)
@@ -261,6 +263,6 @@ def close_breaker_if_healthy(
             target=target,
             open=False,
             at=now,
-            detail=f"{target} stayed healthy for {rule.cooldown:g}s",
+            detail=f"{target} stayed healthy for {format_duration(rule.cooldown)}",
         )
     ]

@@ -199,8 +199,13 @@ class Daemon:
         self.notifier.send(READY="1", STATUS=self._status_line())
         log.info(
             f"remediator started: {len(policy.targets)} targets, {len(policy.rules)} rules, "
-            f"listening on {self.http.host}:{self.http.port}",
-            extra={"event": "start"},
+            f"listening on {self.http.host}:{self.http.port}"
+            + (
+                " — DRY RUN: decisions are made and recorded, no action is sent"
+                if self.driver.dry_run
+                else ""
+            ),
+            extra={"event": "start", "dry_run": self.driver.dry_run},
         )
 
     def stop(self) -> None:

@@ -56,12 +56,16 @@ class Operator:
         """Lift a pause (all when None); close breakers too with `reset_breaker`."""
         self._target(target)
         now = self.clock.now()
+        with self.driver.lock:
+            engine = self.driver.engine
+            names = [target] if target is not None else list(engine.targets)
+            was_paused = any(engine.paused(name, now)[0] for name in names)
         self.ledger.clear_pause(target=target, at=now)
         outputs = self.driver.feed(Resume(target, now, reset_breaker=reset_breaker))
         closed = [
             f"{o.rule}/{o.target}" for o in outputs if isinstance(o, BreakerChanged) and not o.open
         ]
-        return {"resumed": target or "*", "breakers_closed": closed}
+        return {"resumed": target or "*", "was_paused": was_paused, "breakers_closed": closed}
 
     def restart(
         self,

@@ -7,12 +7,14 @@ from typing import Any
 
 from remediator.core.snapshot import snapshot
 from remediator.runtime.driver import Driver
+from remediator.timetext import rfc3339
 
 
 def status(driver: Driver, now: float) -> dict[str, Any]:
     """Targets, rules, cooldowns, budgets, breakers and pauses at `now`, and the last actions."""
     with driver.lock:
         data = snapshot(driver.engine, now)
+    data["time"] = rfc3339(now)  # `at` as RFC 3339, as the logs write it
     data["recent_actions"] = [
         {
             "id": a.id,
@@ -23,6 +25,7 @@ def status(driver: Driver, now: float) -> dict[str, Any]:
             "mode": a.record.mode,
             "trigger": a.trigger,
             "intent_at": a.record.intent_at,
+            "intent_time": rfc3339(a.record.intent_at),
             "result": a.record.result,
             "remediation": a.record.remediation,
             "request_id": a.request_id,
