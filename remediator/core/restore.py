@@ -105,6 +105,7 @@ def _resume(state: EngineState, rec: ActionRecord, started: float, now: float) -
         step=rec.step,
         started_at=started,
         green_needed=rec.action == "rolling_restart",
+        unknown=rec.result in (None, "unknown"),
     )
     state.wake(begun + rule.verify.timeout)
 

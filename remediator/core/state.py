@@ -83,6 +83,9 @@ class InFlight:
     look_again_at: float = 0.0  # escalating: when to look again after a guard held the step
     charge: Charge | None = None  # what the step being sent spent
     detected_at: float = 0.0  # the first failing signal of the incident (for its metric)
+    # Whether the step's call may never have reached CDSS (its outcome is unknown: a timeout,
+    # or a daemon stopped between the intent and the result): its verification says so.
+    unknown: bool = False
     waited: str = ""  # why the step waits to be taken again (it was not sent)
 
 

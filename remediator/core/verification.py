@@ -33,6 +33,7 @@ def on_outcome(state: EngineState, o: ActionOutcome, now: float) -> list[Output]
         return []
     if o.result in ("success", "unknown"):
         flight.phase = "verifying"
+        flight.unknown = o.result == "unknown"
         flight.grace_until = now + rule.verify.grace
         flight.deadline = now + rule.verify.timeout
         state.wake(flight.deadline)
@@ -93,6 +94,13 @@ def unsent(
     state.looks_due[target] = flight.look_again_at
     state.wake(flight.look_again_at)
     return []
+
+
+def _unknown(flight: InFlight) -> str:
+    """What a verification's words must add when the step's call may never have been sent."""
+    if not flight.unknown:
+        return ""
+    return " (whose outcome is unknown: it may never have reached CDSS)"
 
 
 def _drop(times: list[float], at: float) -> None:
@@ -157,7 +165,7 @@ def verify_step(state: EngineState, r: ProbeResult, flight: InFlight, now: float
     if flight.green_needed and not flight.green_seen:
         return []
     looks = "probes" if rule.evidence == "tool" else "cluster status reads"
-    detail = f"{flight.successes} healthy {looks} after {flight.action}"
+    detail = f"{flight.successes} healthy {looks} after {flight.action}{_unknown(flight)}"
     return finish(state, r.target, "recovered", detail, now)
 
 
@@ -227,7 +235,10 @@ def expire(state: EngineState, now: float) -> list[Output]:
             if now >= flight.deadline:
                 rule = state.rule(flight.rule, name)
                 assert rule is not None
-                detail = f"not healthy {format_duration(rule.verify.timeout)} after {flight.action}"
+                detail = (
+                    f"not healthy {format_duration(rule.verify.timeout)} after "
+                    f"{flight.action}{_unknown(flight)}"
+                )
                 out.extend(step_failed(state, name, detail, now))
             else:
                 wake = min(wake, flight.deadline)

@@ -34,6 +34,7 @@ from remediator.http.admin import routes as admin_routes
 from remediator.http.intake import PATH as INTAKE_PATH
 from remediator.http.server import HttpServer, Routes, make_app
 from remediator.metrics import Metrics
+from remediator.runtime import reconcile
 from remediator.runtime.clusterlooks import ClusterLooks
 from remediator.runtime.driver import Driver
 from remediator.runtime.eventlog import event_to_json
@@ -166,9 +167,11 @@ class Daemon:
     # -- lifecycle -----------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Declare every per-target metric; decide the alerts recorded but never decided."""
+        """Declare every per-target metric; settle the actions a previous daemon left without a
+        result (see `reconcile`); decide the alerts recorded but never decided."""
         self._declare()
         self.metrics.config_last_reload_success.set(1)
+        reconcile.settle(self.driver, self.clock.now())
         # Still firing after a day, Alertmanager will have re-sent it (repeat_interval).
         policy = self.engine.policy
         pending = [

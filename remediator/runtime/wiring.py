@@ -235,7 +235,8 @@ def make_engine(
         now=now,
     )
     for rec in records if announce else ():
-        if rec.mode == "enforce" and rec.remediation is None:
+        # One without a recorded result is said by `reconcile.settle` at the daemon's start.
+        if rec.mode == "enforce" and rec.remediation is None and rec.result is not None:
             log.warning(
                 f"resuming {rec.action} on {rec.target} from the ledger "
                 f"(outcome {rec.result or 'never recorded'}): verifying, not resending",

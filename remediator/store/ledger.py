@@ -105,6 +105,11 @@ class Ledger(Protocol):
         """Every enforce-mode action with no recorded remediation, however old."""
         ...
 
+    def actions_without_outcome(self) -> list[LedgerAction]:
+        """Enforce-mode actions whose intent is recorded and whose call's result is not (a
+        daemon stopped between the two), oldest first."""
+        ...
+
     def recent_actions(self, limit: int = 20) -> list[LedgerAction]:
         """The newest actions, newest first."""
         ...

@@ -277,6 +277,23 @@ class SqlLedger(AlertReceipts):
             for r in rows
         ]
 
+    def actions_without_outcome(self) -> list[LedgerAction]:
+        rows = self._read(
+            f"SELECT id, cluster_no, trigger, request_id, detail, {_COLUMNS} FROM actions "  # noqa: S608
+            "WHERE result IS NULL AND remediation IS NULL AND mode = 'enforce' ORDER BY id"
+        )
+        return [
+            LedgerAction(
+                id=int(str(r[0])),
+                cluster_no=str(r[1]),
+                trigger=str(r[2]),
+                request_id=None,
+                detail=str(r[4]),
+                record=_record(r[5:]),
+            )
+            for r in rows
+        ]
+
     def open_breakers(self) -> list[tuple[str, str]]:
         rows = self._read("SELECT rule, target FROM breakers WHERE open = 1 ORDER BY rule, target")
         return [(str(r[0]), str(r[1])) for r in rows]
