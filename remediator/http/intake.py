@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
-from remediator.clock import Clock
+from remediator.clock import Clock, as_steady
 from remediator.core.events import AlertEvent
 from remediator.core.rules import TargetRef
 from remediator.errors import LedgerError
 from remediator.http import auth
-from remediator.http.alertmanager import InvalidPayload, index_targets, parse, to_events
+from remediator.http.alertmanager import (
+    InvalidPayload,
+    Received,
+    index_targets,
+    parse,
+    to_events,
+)
 from remediator.http.guard import Refusal
 from remediator.http.server import Environ, StartResponse, json_response
 from remediator.metrics import Metrics
@@ -96,6 +103,13 @@ class AlertIntake:
                 extra={"event": "webhook", "code": code, "remote": remote},
             )
 
+    def _steady(self, r: Received) -> Received:
+        """startsAt is the wall time Alertmanager saw; the engine compares it with its own."""
+        if r.event is None or r.event.starts_at_ts is None:
+            return r
+        at = as_steady(self.clock, r.event.starts_at_ts)
+        return replace(r, event=replace(r.event, starts_at_ts=at))
+
     @staticmethod
     def _say_unmatched(unmatched: dict[str, int]) -> None:
         """One line per request however many alerts it carries (journald drops bursts)."""
@@ -135,7 +149,15 @@ class AlertIntake:
         except InvalidPayload as exc:
             return 400, {"error": f"invalid Alertmanager payload: {exc}"[:300]}, []
         now = self.clock.now()
-        received = to_events(payload, self.index, now)
+        received = [
+            # startsAt is the wall time Alertmanager saw; the engine compares it with its own.
+            replace(
+                r, event=replace(r.event, starts_at_ts=as_steady(self.clock, r.event.starts_at_ts))
+            )
+            if r.event is not None and r.event.starts_at_ts is not None
+            else r
+            for r in to_events(payload, self.index, now)
+        ]
         mapped = [r.event for r in received if r.event is not None]
         unwritable: tuple[int, dict[str, object], list[tuple[str, str]]] = (
             503,

@@ -17,11 +17,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
-from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
-from remediator.clock import Clock, SystemClock
+from remediator.clock import Clock, SteadyClock, SystemClock, as_wall
 from remediator.config.diff import describe_changes
 from remediator.config.loader import Config, ConfigError, load_config, resolve_secrets
 from remediator.core.alerts import EPISODE_MEMORY, EPISODE_SWEEP
@@ -38,10 +36,12 @@ from remediator.runtime import reconcile
 from remediator.runtime.clusterlooks import ClusterLooks
 from remediator.runtime.driver import Driver
 from remediator.runtime.eventlog import event_to_json
+from remediator.runtime.scheduler import MonotonicScheduler
 from remediator.runtime.sdnotify import Notifier
 from remediator.runtime.status import status
 from remediator.runtime.wiring import build, probe_pool_size, rebuild
 from remediator.store import Ledger
+from remediator.timetext import format_duration, rfc3339
 
 log = logging.getLogger("remediator.runtime.daemon")
 
@@ -74,7 +74,10 @@ class Daemon:
         record_events: Path | None = None,
         ledger: Ledger | None = None,
     ) -> None:
-        self.clock = clock or SystemClock()
+        # Decisions, schedules and timeouts run on steady time: a step of the wall clock
+        # changes none of them (see clock.SteadyClock); the ledger and the logs keep wall time.
+        self.clock = SteadyClock(clock or SystemClock())
+        self._stepped = 0.0  # the wall clock's step last said
         self.registry = registry or CollectorRegistry()
         self.notifier = notifier or Notifier(environ)
         self._environ = environ
@@ -91,18 +94,17 @@ class Daemon:
             executor=executor,
             ledger=ledger,
         )
-        self.scheduler = BackgroundScheduler(
+        self.scheduler = MonotonicScheduler(
+            clock=self.clock,
             executors={
-                "default": SchedulerPool(probe_pool_size(config)),
+                "default": probe_pool_size(config),
                 # Their own threads, so that a hanging gateway or slow probes never hold back
                 # the watchdog's tick (nor the tick the readiness check).
-                "readiness": SchedulerPool(1),
-                "tick": SchedulerPool(1),
+                "readiness": 1,
+                "tick": 1,
                 # A locked SQLite file blocks a write for its busy timeout: not the tick's.
-                "ledger": SchedulerPool(1),
+                "ledger": 1,
             },
-            job_defaults={"coalesce": True, "max_instances": 1},
-            timezone="UTC",
         )
         self.cluster_looks = ClusterLooks(self.driver, self.clock)
         self._recording: TextIO | None = None
@@ -390,6 +392,7 @@ class Daemon:
     def tick(self) -> None:
         """The periodic job: let time pass in the engine, refresh gauges, pet the watchdog."""
         now = self.clock.now()
+        self._say_step()
         self.driver.feed(Tick(now))
         self.cluster_looks.watch_rolling()
         self._update_gauges(now)
@@ -398,6 +401,19 @@ class Daemon:
         if now >= self._episodes_swept_at + EPISODE_SWEEP:
             self._episodes_swept_at = now
             self._forget_episodes(now)
+
+    def _say_step(self) -> None:
+        """Say once when the wall clock steps (NTP, a VM resumed): nothing here depends on it."""
+        stepped = self.clock.stepped()
+        if abs(stepped - self._stepped) < 1.0:
+            return
+        change, self._stepped = stepped - self._stepped, stepped
+        log.warning(
+            f"the wall clock stepped {'+' if change > 0 else '-'}{format_duration(abs(change))} "
+            "(NTP, a VM resumed, date -s?): schedules, cooldowns and verification keep to the "
+            "monotonic clock and are not affected; the ledger and the logs keep wall time",
+            extra={"event": "clock", "stepped_seconds": round(change, 3)},
+        )
 
     def _forget_episodes(self, now: float) -> None:
         """The ledger forgets alert episodes as the engine does (see EPISODE_MEMORY)."""
@@ -441,8 +457,11 @@ class Daemon:
         return not self._stopping.is_set() and self.scheduler.running
 
     def status(self) -> dict[str, Any]:
-        """The data of `remediator status`."""
-        return status(self.driver, self.clock.now())
+        """The data of `remediator status` (its times as wall time)."""
+        data = status(self.driver, self.clock.now())
+        data["at"] = as_wall(self.clock, data["at"])
+        data["time"] = rfc3339(data["at"])
+        return data
 
     def _status_line(self) -> str:
         ups = sum(1 for t in self.engine.targets.values() if t.last_ok)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from remediator.clock import Clock
+from remediator.clock import Clock, as_wall
 from remediator.core.decisions import BreakerChanged, Decision, Output
 from remediator.core.events import ManualRestart, Pause, Resume
 from remediator.core.guardrails import MANUAL
@@ -50,7 +50,7 @@ class Operator:
         until = now + seconds
         self.ledger.record_pause(target=target, until=until, reason=reason, at=now)
         self.driver.feed(Pause(target, until, reason, now))
-        return {"paused": target or "*", "until": iso(until), "reason": reason}
+        return {"paused": target or "*", "until": iso(as_wall(self.clock, until)), "reason": reason}
 
     def resume(self, target: str | None, reset_breaker: bool) -> dict[str, Any]:
         """Lift a pause (all when None); close breakers too with `reset_breaker`."""

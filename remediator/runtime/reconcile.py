@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 
+from remediator.clock import as_wall
 from remediator.errors import NcpError
 from remediator.runtime.driver import Driver
 from remediator.store import LedgerAction
@@ -31,7 +32,8 @@ def settle(driver: Driver, now: float) -> int:
         rule = engine.state.rule(rec.rule, rec.target)
         ts = engine.targets.get(rec.target)
         flight = ts.in_flight if ts is not None else None
-        verify = f" until {iso(flight.deadline)}" if flight is not None else ""
+        until = as_wall(driver.clock, flight.deadline) if flight is not None else None
+        verify = f" until {iso(until)}" if until is not None else ""
         detail = (
             f"outcome unknown: the daemon stopped after recording the intent ({iso(rec.intent_at)})"
             " and before recording the call's result, so the call may or may not have reached "

@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from prometheus_client import CollectorRegistry
 
-from remediator.clock import Clock
+from remediator.clock import Clock, SteadyClock, wall_clock
 from remediator.config.health import HealthCheck
 from remediator.config.loader import Config, Secrets, resolve_secrets
 from remediator.core.alerts import EPISODE_MEMORY
@@ -34,6 +34,7 @@ from remediator.probe.runner import Prober, make_probe_session
 from remediator.runtime.driver import Driver
 from remediator.runtime.executors import DeferredExecutor
 from remediator.runtime.operations import Operator
+from remediator.runtime.walltime import WallTimeLedger
 from remediator.store import Ledger, open_ledger
 
 log = logging.getLogger("remediator.runtime.daemon")
@@ -87,6 +88,8 @@ def build(
     prober = Prober(probe_session, clock, secrets.by_ref)
     if ledger is None:
         ledger = open_ledger(path=config.state.path, url=config.state.url, source=config.path)
+    if isinstance(clock, SteadyClock):  # the daemon's parts decide on steady time
+        ledger = WallTimeLedger(ledger, clock)
     engine = make_engine(config, ledger, now=clock.now(), metrics=metrics, announce=True)
     actions = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
     driver = Driver(
@@ -197,7 +200,7 @@ def make_client(
     )
     return CdssClient(
         credentials=Credentials(secrets.access_key, secrets.secret_key),
-        clock=clock,
+        clock=wall_clock(clock),  # signatures carry the wall time the gateway checks
         site=config.ncp.site,
         region=config.ncp.region,
         endpoint=config.ncp.endpoint,

@@ -10,10 +10,10 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 import requests
 
-from remediator.sandbox import Sandbox
 from tests.e2e import free_port
 
 AK, SK = "CHAOS-AK", "chaos-sk"  # sandbox test keys, not secrets
@@ -32,13 +32,22 @@ rules:
 """
 
 
+class Gateway(Protocol):
+    """A sandbox, in this process or its own."""
+
+    @property
+    def url(self) -> str: ...
+
+    def tool_url(self, cluster_no: str) -> str: ...
+
+
 class Daemon:
     """One daemon process; its log is `daemon.log` in its directory."""
 
     def __init__(
         self,
         tmp: Path,
-        sb: Sandbox,
+        sb: Gateway,
         *,
         db: Path | None = None,
         url: str | None = None,
