@@ -17,6 +17,18 @@ from remediator import __version__
 _PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _ACTION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _DETECTION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+# What a ledger write records (`remediator_ledger_write_failures_total{record}`).
+LEDGER_RECORDS = (
+    "intent",
+    "outcome",
+    "remediation",
+    "breaker",
+    "episode",
+    "shadow",
+    "alerts",
+    "heartbeat",
+    "approval",
+)
 
 
 class Metrics:
@@ -159,6 +171,24 @@ class Metrics:
             "remediator_silence_checks_total",
             "Alertmanager silences asked before an action, by result (clear, silenced, error).",
             ["result"],
+            registry=r,
+        )
+        self.ledger_writable = Gauge(
+            "remediator_ledger_writable",
+            "The ledger took the last write (1), or cannot be written now (0): no action is sent.",
+            registry=r,
+        )
+        self.ledger_write_failures = Counter(
+            "remediator_ledger_write_failures_total",
+            "Ledger writes that failed (disk full, locked, read-only, database down), by record.",
+            ["record"],
+            registry=r,
+        )
+        for record in LEDGER_RECORDS:  # from start-up, so that increase() sees the first
+            self.ledger_write_failures.labels(record=record)
+        self.ledger_deferred = Gauge(
+            "remediator_ledger_deferred_records",
+            "Records kept in memory until the ledger takes writes again.",
             registry=r,
         )
         self.standby = Gauge(

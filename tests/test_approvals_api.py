@@ -20,16 +20,23 @@ from tests.e2e import free_port
 from tests.harness import AK, ORDERS, SK, Harness
 
 TOKEN = "approvals-admin-token-0123456789"  # a test token, not a secret
-# An approval that stays pending whatever the real date: the offline commands read real time.
+# An approval that stays pending whatever the real date (the offline commands read real time):
+# the fake clock starts in 2096 (see `fake_clock`), and approval_timeout is at most 30d.
 RULE = """
   - name: cmak-unhealthy
     targets: ["orders"]
     trigger: {probe: {failures: 3, of: 3}}
     action: restart_cmak
     mode: approve
-    approval_timeout: 36500d
+    approval_timeout: 30d
     verify: {grace: 10s, successes: 2, timeout: 2m}
 """
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """Far ahead of the real date, so that the approval asked at its time is still pending."""
+    return FakeClock(start=4_000_000_000.0)
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def harness(
     (tmp_path / "hook-url").write_text(receiver.url)
     notify = f"[{{name: audit, kind: webhook, url: {{file: {tmp_path / 'hook-url'}}}}}]"
     extra = {"notify": notify} | ({"state": state} if state else {})
-    h = Harness(tmp_path, sb, fake_clock, APPROVE_RULE, **extra)
+    h = Harness(tmp_path, sb, fake_clock, APPROVE_RULE, ledger=None, **extra)
     h.daemon.parts.dispatcher.session.trust_env = False
     yield h
     h.daemon.ledger.close()

@@ -540,7 +540,7 @@ def test_check_reports_unreadable_secrets(
     assert [line.split(": ")[0:2] for line in lines[1:]] == [
         ["examples/remediator.yaml:19", "ncp.secret_key"],
         ["examples/remediator.yaml:24", "server.webhook_token"],
-        ["examples/remediator.yaml:43", "targets[0].health.basic_auth.password"],
+        ["examples/remediator.yaml:49", "targets[0].health.basic_auth.password"],
     ]
     assert main(["check", "-c", "examples/remediator.yaml", "--no-secrets"]) == 0
 

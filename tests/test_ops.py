@@ -132,9 +132,10 @@ def test_bad_requests_are_clear(
     offline: tuple[Path, Sandbox], capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg, _box = offline
-    assert main(["pause", "nope", "--for", "1h", "--reason", "x", "-c", str(cfg)]) == 1
+    # Bad usage is exit 2 (SPEC section 4), before anything is done.
+    assert main(["pause", "nope", "--for", "1h", "--reason", "x", "-c", str(cfg)]) == 2
     assert "unknown target 'nope'" in capsys.readouterr().err
-    assert main(["pause", "orders", "--for", "soon", "--reason", "x", "-c", str(cfg)]) == 1
+    assert main(["pause", "orders", "--for", "soon", "--reason", "x", "-c", str(cfg)]) == 2
     with pytest.raises(SystemExit) as exc:
         main(["pause", "orders", "--reason", "x", "-c", str(cfg)])
     assert exc.value.code == 2

@@ -87,6 +87,8 @@ PANELS_WITH_DATA = {
     "Notifications waiting",
     "Pending approvals",  # 0 for every target from start-up
     "Silence checks by result",  # 0 from start-up, with or without Alertmanager
+    "Ledger writable",  # 1 from start-up
+    "Ledger write failures",  # counters declared at 0 from start-up
 }
 
 # Every alert stays quiet after a healthy incident; its witness shows that the series it
@@ -106,6 +108,7 @@ ALERT_WITNESSES = {
     "RemediatorNotificationsFailing": 'remediator_notifications_total{result="sent"} > 0',
     "RemediatorNotificationsWaiting": "remediator_notifications_pending == 0",
     "RemediatorApprovalWaiting": "remediator_approvals_pending == 0",
+    "RemediatorLedgerUnwritable": "remediator_ledger_writable == 1",
 }
 
 

@@ -123,7 +123,7 @@ rules: [rules/*.yaml]
     )
     d.prepare()
     d.http.start()
-    d.scheduler.start(paused=True)  # no jobs: started only so that stop() runs as in production
+    d.scheduler.start()  # no jobs: started only so that stop() runs as in production
     yield d
     d.stop()
     box.stop()

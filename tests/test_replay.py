@@ -496,7 +496,7 @@ def test_main_explains_the_shipped_incident(capsys: pytest.CaptureFixture[str]) 
     assert lines[1].endswith("→ restart_cmak on orders (cluster 1484848; blast radius tool)")
     assert "suppressed (in_progress)" in lines[2]
     assert "recovered after restart_cmak" in lines[3]
-    assert "suppressed (cooldown): cooldown: 615s left of 900s" in lines[4]
+    assert "suppressed (cooldown): cooldown: 10m15s left of 15m" in lines[4]
     assert lines[5] == (
         "64 events (answers synthesized), 3 decisions: 1 acted, 2 suppressed "
         "(1 cooldown, 1 in_progress); 1 action sent; 1 recovered, 0 not recovered; "
@@ -544,11 +544,19 @@ def test_main_warns_of_unconfigured_targets(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     events = tmp_path / "events.jsonl"
-    events.write_text(json.dumps(probe(T0, False, "ordres")) + "\n")
+    lines = [probe(T0 + i, False, "ordres") for i in range(64)] + [probe(T0 + 64, True)]
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert main(CONFIG, events) == 0
     out = capsys.readouterr()
-    assert f"{events}:1: warning: no target 'ordres' is configured" in out.err
-    assert out.out.startswith("1 event (answers synthesized), 0 decisions")
+    warnings = out.err.splitlines()
+    assert len(warnings) == 1, "one warning per unconfigured target, not per event"
+    assert warnings[0].startswith(f"{events}:1: warning: no target 'ordres' is configured")
+    assert "(64 events name it; they decide nothing)" in warnings[0]
+    assert out.out.startswith("65 events (answers synthesized), 0 decisions")
+    # None of the events names a configured target: the wrong configuration, exit 2.
+    events.write_text(json.dumps(probe(T0, False, "ordres")) + "\n")
+    assert main(CONFIG, events) == 2
+    assert "no event names a target of" in capsys.readouterr().err
 
 
 RECORDED = ROOT / "examples" / "incident-recorded.jsonl"

@@ -7,12 +7,13 @@ so that `remediator --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from remediator import __version__
 from remediator.cli import approvals, check, discover, explain, history, operator, rehearse, run
-from remediator.cli.common import EXIT_USAGE, Handler
+from remediator.cli.common import EXIT_OK, EXIT_USAGE, Handler
 
 __all__ = ["build_parser", "main"]
 
@@ -45,4 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    return handler(args)
+    try:
+        return handler(args)
+    except BrokenPipeError:
+        # The reader stopped reading (`remediator explain ... | head -1`): nothing failed
+        # here. stdout goes to /dev/null so that the interpreter's last flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

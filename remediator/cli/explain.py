@@ -352,7 +352,7 @@ def _n(count: int, noun: str) -> str:
 # -- the command ----------------------------------------------------------------------------
 
 
-def main(
+def main(  # noqa: PLR0912 - each way the replay can end, with its exit code
     config_path: str | Path, events_path: str | Path, verbose: bool = False, as_json: bool = False
 ) -> int:
     """`remediator explain`: replay `events_path` through the rules of `config_path`; exit code."""
@@ -375,13 +375,28 @@ def main(
         print(f"remediator: cannot read the events {events_path}: {why}", file=sys.stderr)
         return 2
     known = {t.name for t in policy.targets}
+    unknown: dict[str, list[int]] = {}  # target -> the lines that name it
+    named = 0
     for number, entry, _ in lines:
         target = getattr(entry, "target", None)
-        if target is not None and target not in known:
-            print(
-                f"{events_path}:{number}: warning: no target {target!r} is configured",
-                file=sys.stderr,
-            )
+        if target is None:
+            continue
+        named += 1
+        if target not in known:
+            unknown.setdefault(target, []).append(number)
+    for target, numbers in unknown.items():
+        print(
+            f"{events_path}:{numbers[0]}: warning: no target {target!r} is configured in "
+            f"{config_path} ({_n(len(numbers), 'event')} name it; they decide nothing)",
+            file=sys.stderr,
+        )
+    if named and sum(len(n) for n in unknown.values()) == named:
+        print(
+            f"remediator explain: no event names a target of {config_path}: is it the "
+            "configuration these events were recorded with?",
+            file=sys.stderr,
+        )
+        return 2
     entries = [(entry, now) for _, entry, now in lines]
     mode = mode_of(entries)
     notes: list[tuple[int, str]] = []

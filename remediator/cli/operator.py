@@ -101,6 +101,11 @@ def operate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     # Status is a read: keep the ledger's restore notes out of it. Mutations say what they do.
     logs.setup("ERROR" if args.command == "status" else "WARNING", sys.stderr, json_lines=False)
+    if args.command != "status":
+        misuse = _misuse(args, config)
+        if misuse is not None:
+            print(f"remediator {args.command}: {misuse}", file=sys.stderr)
+            return EXIT_USAGE
     token = secrets.admin_token.reveal() if secrets.admin_token else None
     daemon = DaemonApi(config, token)
     try:
@@ -113,6 +118,26 @@ def operate(args: argparse.Namespace) -> int:
     except requests.RequestException as exc:
         print(f"remediator {args.command}: the daemon did not answer: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+# The longest pause: a maintenance window, not a way to switch remediation off for good.
+MAX_PAUSE = 366 * 86400
+
+
+def _misuse(args: argparse.Namespace, config: Config) -> str | None:
+    """What is wrong with the command line itself (exit 2), before anything is done."""
+    target = getattr(args, "target", None)
+    if target is not None and config.target(target) is None:
+        known = ", ".join(t.name for t in config.targets) or "none"
+        return f"unknown target {target!r} (configured: {known})"
+    if args.command == "pause":
+        try:
+            seconds = parse_duration(args.duration)
+        except ValueError as exc:
+            return f"--for: {exc}"
+        if not 1 <= seconds <= MAX_PAUSE:
+            return "--for: a pause lasts from 1s to 366d"
+    return None
 
 
 def _offline(config: Config, *, exclusive: bool = True) -> Parts:
@@ -249,7 +274,11 @@ def render_result(command: str, r: dict[str, Any], via: str) -> str:
         return f"paused {r['paused']} until {r['until']} ({r['reason']}), via {via}"
     if command == "resume":
         closed = ", ".join(r["breakers_closed"]) or "none"
-        return f"resumed {r['resumed']} (breakers closed: {closed}), via {via}"
+        who = "every target" if r["resumed"] == "*" else r["resumed"]
+        if not r.get("was_paused", True):
+            nothing = "nothing was paused" if r["resumed"] == "*" else f"{who} was not paused"
+            return f"{nothing}: nothing to resume (breakers closed: {closed}), via {via}"
+        return f"resumed {who} (breakers closed: {closed}), via {via}"
     line = f"{r['outcome']}"
     if r.get("reason") and r["outcome"] == "suppressed":
         line += f" ({r['reason']})"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import partial
 from typing import Annotated, Any, Literal, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict, model_validator
 from pydantic_core import PydanticCustomError
@@ -38,9 +38,17 @@ def fail(key: str | tuple[str | int, ...] | None, message: str) -> NoReturn:
     raise PydanticCustomError("config", message, {"key": key} if key else None)
 
 
-def _duration(value: object) -> float:
+# The longest durations `run` is built for: beyond them a timer overflows, a socket refuses the
+# timeout, or the ledger is read back further than anyone means.
+MAX_DURATION = 30 * 86400.0  # cooldowns, budget windows
+MAX_INTERVAL = 86400.0  # probe and status intervals, verification
+MAX_TIMEOUT = 300.0  # one HTTP call: a probe, a signed CDSS call
+MAX_COUNT = 100_000
+
+
+def _duration(value: object, *, most: float = MAX_DURATION) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        example = f"{int(value)}s" if value >= 1 and value == int(value) else "30s"
+        example = f"{int(value)}s" if 1 <= value <= most and value == int(value) else "30s"
         fail(None, f"a bare number is not a duration: write '{example}'")
     if not isinstance(value, str):
         fail(None, "must be a duration like '30s', '15m' or '6h'")
@@ -50,6 +58,8 @@ def _duration(value: object) -> float:
         fail(None, str(exc))
     if seconds < 1:
         fail(None, "must be at least 1s")
+    if seconds > most:
+        fail(None, f"must be at most {format_duration(most)}")
     return float(seconds)
 
 
@@ -145,6 +155,8 @@ def _label_value(value: object) -> str:
 
 
 Duration = Annotated[float, PlainValidator(_duration)]
+Interval = Annotated[float, PlainValidator(partial(_duration, most=MAX_INTERVAL))]
+Timeout = Annotated[float, PlainValidator(partial(_duration, most=MAX_TIMEOUT))]
 Name = Annotated[str, PlainValidator(_name)]
 ClusterNo = Annotated[str, PlainValidator(_cluster_no)]
 SecretRefField = Annotated[SecretRef, PlainValidator(partial(_secret_ref, kinds=SECRET_KINDS))]
@@ -153,7 +165,7 @@ Url = Annotated[str, PlainValidator(_url)]
 Listen = Annotated[str, PlainValidator(_listen)]
 Regex = Annotated[str, PlainValidator(_regex)]
 Text = Annotated[str, Strict(), Field(min_length=1)]
-Count = Annotated[int, Strict(), Field(ge=1)]
+Count = Annotated[int, Strict(), Field(ge=1, le=MAX_COUNT)]
 LabelName = Annotated[str, PlainValidator(_label_name)]
 LabelValue = Annotated[str, PlainValidator(_label_value)]
 
@@ -172,7 +184,7 @@ class Ncp(Section):
     endpoint: Url | None = None
     access_key: NcpKeyRef | None = None
     secret_key: NcpKeyRef | None = None
-    timeout: Duration = 10.0
+    timeout: Timeout = 10.0
 
     @model_validator(mode="after")
     def _region_on_site(self) -> Ncp:
@@ -232,8 +244,14 @@ class State(Section):
             parts = urlsplit(self.url)
             if parts.scheme not in ("postgresql", "postgres"):
                 fail("url", "must be a postgresql:// URL")
-            if parts.password is not None:
+            given = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+            if parts.password is not None or given & {"password", "sslpassword"}:
+                # Never quote the URL: it holds the password.
                 fail("url", "must not contain a password; use PGPASSWORD or ~/.pgpass")
+            try:
+                parts.port  # noqa: B018  (raises on a bad port)
+            except ValueError:
+                fail("url", "has an invalid port")
         return self
 
 
@@ -298,8 +316,8 @@ class Health(Section):
 
     kind: HealthKind
     url: Url
-    interval: Duration = 15.0
-    timeout: Duration = 5.0
+    interval: Interval = 15.0
+    timeout: Timeout = 5.0
     basic_auth: BasicAuthConfig | None = None
     expect: Expect | None = None
 
@@ -333,7 +351,7 @@ class Health(Section):
 class ClusterHealth(Section):
     """`cluster_health:` read the cluster's CDSS status (getClusterStatus) every `interval`."""
 
-    interval: Duration = 60.0
+    interval: Interval = 60.0
 
 
 class Target(Section):

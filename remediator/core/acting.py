@@ -13,7 +13,7 @@ from remediator.core.state import MANUAL, EngineState
 from remediator.core.trip import Trip, suppress
 
 
-def on_preflight(state: EngineState, p: PreflightResult, now: float) -> list[Output]:
+def on_preflight(state: EngineState, p: PreflightResult, now: float) -> list[Output]:  # noqa: PLR0912 - one arm per pre-action check, in order
     """The fresh look and cluster status a trip waited for: suppress it, or take a step."""
     st = state.rule_states.get((p.rule, p.target))
     rule = state.rule(p.rule, p.target)
@@ -43,6 +43,9 @@ def on_preflight(state: EngineState, p: PreflightResult, now: float) -> list[Out
     if p.cluster_busy:
         why = p.cluster_detail or "cluster status is changing"
         return suppress(state, trip, "cluster_busy", why, now)
+    if p.cluster_busy is None:  # fail closed: it may be changing, and no step acts blind
+        why = p.cluster_detail or "the cluster status could not be read"
+        return suppress(state, trip, "cluster_unknown", f"{why}; not acting blind", now)
     held = respected(p)
     if held is not None:
         return suppress(state, trip, *held, now)

@@ -40,6 +40,9 @@ def on_approved_look(
         return suppress(state, trip, "recovered", why, now)
     if p.cluster_busy:
         return suppress(state, trip, "cluster_busy", p.cluster_detail or "cluster changing", now)
+    if p.cluster_busy is None:  # fail closed, as before any step (see acting)
+        why = p.cluster_detail or "the cluster status could not be read"
+        return suppress(state, trip, "cluster_unknown", f"{why}; not acting blind", now)
     blocked = local_guard(state, rule, target, now)
     if blocked is not None:
         return suppress(state, trip, *blocked, now)

@@ -34,6 +34,8 @@ SUPPRESSION_REASONS = (
     # SPEC section 10: what operators already said.
     "silenced",
     "maintenance",
+    # The cluster status could not be read before acting: no mutation is sent blind.
+    "cluster_unknown",
 )
 ApprovalResolution = Literal["approved", "denied", "expired"]
 

@@ -9,7 +9,8 @@ from typing import Literal
 from remediator.core.rules import Evidence
 
 AlertStatus = Literal["firing", "resolved"]
-ActionResult = Literal["success", "failure", "unknown", "not_available"]
+# `not_sent`: the driver did not send it at all (its intent could not be written to the ledger).
+ActionResult = Literal["success", "failure", "unknown", "not_available", "not_sent"]
 # What operators already said that holds an action (SPEC section 10): a silence, a window.
 HoldReason = Literal["silenced", "maintenance"]
 
@@ -61,7 +62,9 @@ class PreflightResult:
     token: int
     at: float
     probe: ProbeResult | None = None
-    cluster_busy: bool | None = None
+    # Whether the cluster status showed it changing; None: it could not be read, and then no
+    # step is taken (fail closed: a mutation is never sent blind — see `acting`).
+    cluster_busy: bool | None = False
     cluster_detail: str = ""
     # restart_kafka_node: the computeInstanceNos of the brokers that are not green (None: not
     # looked up), and in words what the join of status and node list found.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from remediator.core.rules import Evidence, Rule
 from remediator.core.state import MANUAL, EngineState, RuleState
+from remediator.timetext import format_duration
 
 __all__ = [
     "MANUAL",
@@ -37,10 +38,13 @@ def local_guard(state: EngineState, rule: Rule, target: str, now: float) -> Bloc
     last = st.last_action_at()
     if last is not None and now - last < rule.cooldown:
         left = rule.cooldown - (now - last)
-        return "cooldown", f"cooldown: {left:.0f}s left of {rule.cooldown:g}s"
+        return (
+            "cooldown",
+            f"cooldown: {format_duration(left)} left of {format_duration(rule.cooldown)}",
+        )
     used = st.actions_within(now, rule.budget.per)
     if used >= rule.budget.max:
-        return "budget", f"budget spent: {used} of {rule.budget.max} per {rule.budget.per:g}s"
+        return "budget", _budget_spent(used, rule)
     held = breaker_holding(state, target)
     if held is not None:
         return "breaker", held
@@ -72,7 +76,7 @@ def ladder_guard(state: EngineState, rule: Rule, target: str, now: float) -> Blo
         return "paused", f"paused: {why}"
     used = state.rule_states[(rule.name, target)].actions_within(now, rule.budget.per)
     if used >= rule.budget.max:
-        return "budget", f"budget spent: {used} of {rule.budget.max} per {rule.budget.per:g}s"
+        return "budget", _budget_spent(used, rule)
     held = breaker_holding(state, target)
     if held is not None:
         return "breaker", held
@@ -115,7 +119,11 @@ def manual_guard(state: EngineState, rule: Rule, target: str, now: float) -> Blo
     last = state.last_action_at.get(target)
     if last is not None and now - last < rule.cooldown:
         left = rule.cooldown - (now - last)
-        return "cooldown", f"cooldown: {left:.0f}s left of {rule.cooldown:g}s (--force skips it)"
+        return (
+            "cooldown",
+            f"cooldown: {format_duration(left)} left of {format_duration(rule.cooldown)} "
+            "(--force skips it)",
+        )
     for other in state.policy.rules_for(target):
         if state.rule_states[(other.name, target)].breaker_open:
             return "breaker", f"breaker of {other.name} is open (--reset-breaker closes it)"
@@ -156,6 +164,10 @@ def fleet_guard(
     return None
 
 
+def _budget_spent(used: int, rule: Rule) -> str:
+    return f"budget spent: {used} of {rule.budget.max} per {format_duration(rule.budget.per)}"
+
+
 def cooldown_remaining(rule: Rule, st: RuleState, now: float) -> float:
     """Seconds until `rule` may act on the target again (0 when it may)."""
     last = st.last_action_at()
@@ -167,12 +179,12 @@ def passed_summary(state: EngineState, rule: Rule, target: str, now: float) -> s
     st = state.rule_states[(rule.name, target)]
     g = state.policy.guardrails
     last = st.last_action_at()
-    since = "never acted" if last is None else f"last action {now - last:.0f}s ago"
+    since = "never acted" if last is None else f"last action {format_duration(now - last)} ago"
     busy = sum(1 for ts in state.targets.values() if ts.in_flight is not None)
     hour = sum(1 for t in state.fleet_action_times if now - t < FLEET_WINDOW)
     down = sum(1 for ts in state.targets.values() if ts.ok(rule.evidence) is False)
     return (
-        f"not in progress; not paused; cooldown {rule.cooldown:g}s clear ({since}); "
+        f"not in progress; not paused; cooldown {format_duration(rule.cooldown)} clear ({since}); "
         f"budget {st.actions_within(now, rule.budget.per)}/{rule.budget.max}; breaker closed; "
         f"fleet {busy}/{g.max_concurrent_actions} in flight, "
         f"{hour}/{g.max_actions_per_hour} this hour; "

@@ -15,9 +15,10 @@ from remediator.core.events import PreflightResult
 from remediator.core.guardrails import Blocked, ladder_guard, passed_summary
 from remediator.core.respect import respected
 from remediator.core.rules import REMEDIES, Rule
-from remediator.core.state import EngineState, InFlight, RuleState
+from remediator.core.state import Charge, EngineState, InFlight, RuleState
 from remediator.core.trip import Trip, ask_first, decide, rule_state, suppress
 from remediator.core.verification import finish
+from remediator.timetext import format_duration
 
 # A ladder step held by a passing guard (a pause, the fleet limit, a changing cluster) is looked
 # at again this often, until the step's verify timeout.
@@ -74,6 +75,8 @@ def act(  # noqa: PLR0913 - a step's trip and look; the rest by keyword
     ts = state.targets[target]
     flight = ts.in_flight if ts.in_flight is not None and ts.in_flight.rule == rule.name else None
     detected = st.first_failure_at if st.first_failure_at is not None else now
+    if flight is not None and flight.detected_at:  # a later step, or one tried again
+        detected = flight.detected_at
     why = evidence_text(state, trip, p)
     if trigger != "manual" and flight is None:
         why += f"; guards passed: {passed_summary(state, rule, target, now)}"
@@ -84,8 +87,15 @@ def act(  # noqa: PLR0913 - a step's trip and look; the rest by keyword
         if not approved:
             return request(state, trip, step, now, what=what, why=why)
         why = f"approved, and checked again: {why}"
+    started = flight is None or not flight.sent_any
+    charge = Charge(
+        at=now,
+        started=started,
+        prior_action_at=state.last_action_at.get(target),
+        prior_sent_any=flight is not None and flight.sent_any,
+    )
     st.action_times.append(now)
-    if flight is None or not flight.sent_any:
+    if started:
         st.started_times.append(now)
     ep = state.episodes.get(trip.episode) if trip.episode else None
     if ep is not None:
@@ -107,6 +117,8 @@ def act(  # noqa: PLR0913 - a step's trip and look; the rest by keyword
         started_at=flight.started_at if flight is not None else now,
         sent_any=True,
         green_needed=action == "rolling_restart",
+        charge=charge,
+        detected_at=detected,
     )
     return [
         decide(trip, "acted", trigger, f"{what}: {why}", now, action=action),
@@ -116,7 +128,7 @@ def act(  # noqa: PLR0913 - a step's trip and look; the rest by keyword
             cluster_no=state.cluster_no(target),
             action=action,
             trigger=trigger,
-            detected_at=detected if flight is None else flight.started_at,
+            detected_at=detected,
             at=now,
             nodes=tuple(p.nodes or ()) if action == "restart_kafka_node" else (),
             step=step,
@@ -139,7 +151,9 @@ def not_taken(state: EngineState, trip: Trip, step: int, held: Blocked, now: flo
         if ep is not None:
             ep.final = True
         if flight is None:
-            rule_state(state, trip).reset_trip()
+            st = rule_state(state, trip)
+            detected = st.first_failure_at if st.first_failure_at is not None else now
+            st.reset_trip()
             flight = ts.in_flight = InFlight(
                 rule=rule.name,
                 action=nxt,
@@ -148,6 +162,7 @@ def not_taken(state: EngineState, trip: Trip, step: int, held: Blocked, now: flo
                 trigger=trip.trigger,
                 started_at=now,
                 sent_any=False,
+                detected_at=detected,
             )
         escalate(state, flight, rule, now, step + 1)
         state.looks_due.pop(target, None)
@@ -202,6 +217,8 @@ def next_step_look(  # noqa: PLR0913 - a step's trip and look; the rest by keywo
     held: Blocked | None = None
     if p.cluster_busy:
         held = ("cluster_busy", p.cluster_detail or "cluster status is changing")
+    elif p.cluster_busy is None:  # fail closed, as before a first step (see acting)
+        held = ("cluster_unknown", p.cluster_detail or "the cluster status could not be read")
     else:
         held = respected(p) or ladder_guard(state, rule, target, now)
     if held is None:
@@ -221,7 +238,7 @@ def next_step_look(  # noqa: PLR0913 - a step's trip and look; the rest by keywo
     state.wake(flight.look_again_at)
     repeat = st.last_reason == reason
     st.last_reason = reason
-    said = f"{action} waits: {detail}; looking again in {LOOK_AGAIN:g}s"
+    said = f"{action} waits: {detail}; looking again in {format_duration(LOOK_AGAIN)}"
     return [] if repeat else [decide(trip, "suppressed", reason, said, now, action=action)]
 
 
@@ -260,7 +277,9 @@ def evidence_text(state: EngineState, trip: Trip, p: PreflightResult) -> str:
     else:
         why = window_text(rule_state(state, trip), trip.rule.evidence)
     flight = state.targets[trip.target].in_flight
-    if flight is not None and flight.rule == trip.rule.name:  # a ladder's later step
+    if flight is not None and flight.rule == trip.rule.name and flight.waited:
+        why = f"{trip.rule.name} tripped on {trip.target}; the step waited: {flight.waited}"
+    elif flight is not None and flight.rule == trip.rule.name:  # a ladder's later step
         why = f"{trip.rule.name}'s earlier step did not recover {trip.target}"
     if p.probe is not None:
         what = "fresh probe" if p.probe.check == "tool" else "fresh cluster status"

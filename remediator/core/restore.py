@@ -147,6 +147,7 @@ def _resume(state: EngineState, rec: ActionRecord, started: float, now: float) -
         step=rec.step,
         started_at=started,
         green_needed=rec.action == "rolling_restart",
+        unknown=rec.result in (None, "unknown"),
     )
     state.wake(begun + rule.verify.timeout)
 
@@ -155,10 +156,18 @@ def adopt(state: EngineState, old: EngineState) -> None:
     """Take over what `old` (the state under the previous config) saw live, after a restore.
 
     Probe windows and trips carry over for rules whose trigger did not change; health,
-    in-flight work and alert episodes carry over for targets that still exist. Cooldowns,
-    budgets and breakers come from the ledger, recomputed with the new rules.
+    in-flight work, pauses and alert episodes carry over for targets that still exist. When
+    each (rule, target) acted — its cooldown and budget — carries over from `old` too, in the
+    times it lived (the daemon's steady time): read back from the ledger's wall times, they
+    would move by any step of the wall clock since they were written. Breakers come from the
+    ledger; cooldowns and budgets are judged by the new rules.
     """
     state.next_token = old.next_token
+    state.fleet_action_times = list(old.fleet_action_times)
+    state.last_action_at.update(
+        (name, at) for name, at in old.last_action_at.items() if name in state.targets
+    )
+    state.all_paused_until, state.all_pause_reason = old.all_paused_until, old.all_pause_reason
     state.wake_at = -math.inf  # adopted work has deadlines of its own
     state.episodes.update(old.episodes)
     # Approvals go on under the new rules while their rule and target still exist.
@@ -171,6 +180,7 @@ def adopt(state: EngineState, old: EngineState) -> None:
         if before is None:
             continue
         ts.last_ok, ts.healthy_since = before.last_ok, before.healthy_since
+        ts.paused_until, ts.pause_reason = before.paused_until, before.pause_reason
         ts.cluster_ok, ts.cluster_healthy_since = before.cluster_ok, before.cluster_healthy_since
         flight = before.in_flight
         if flight is not None and flight.rule in state.rules:
@@ -179,6 +189,8 @@ def adopt(state: EngineState, old: EngineState) -> None:
                 state.looks_due[name] = old.looks_due[name]
     for key, st in state.rule_states.items():
         prev = old.rule_states.get(key)
+        if prev is not None:
+            st.action_times, st.started_times = list(prev.action_times), list(prev.started_times)
         # `manual` is no configured rule: restore() made its state for a restart in flight.
         rule, prev_rule = state.rules.get(key[0]), old.rules.get(key[0])
         if prev is None or rule is None or prev_rule is None or prev_rule.trigger != rule.trigger:

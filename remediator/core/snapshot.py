@@ -47,6 +47,8 @@ def snapshot(state: StateView, now: float) -> dict[str, Any]:
                 phase = "tripped"
             elif st.window and not all(st.window):
                 phase = "failing"
+            elif ts.ok(rule.evidence) is None:  # not looked at yet (or the daemon is not running)
+                phase = "unknown"
             else:
                 phase = "healthy"
             if flight is not None and flight.rule == rule.name:

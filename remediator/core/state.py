@@ -54,6 +54,16 @@ class RuleState:
         self.last_reason = None
 
 
+@dataclass(frozen=True)
+class Charge:
+    """What deciding a step spent (at `at`), so that a step never sent can give it back."""
+
+    at: float
+    started: bool  # it began the remediation: its cooldown
+    prior_action_at: float | None  # the target's last action before it
+    prior_sent_any: bool
+
+
 @dataclass
 class InFlight:
     """An action on a target that has been decided and is being sent or verified."""
@@ -73,6 +83,12 @@ class InFlight:
     green_needed: bool = False  # a rolling restart: recovered only once every broker is green
     green_seen: bool = False
     look_again_at: float = 0.0  # escalating: when to look again after a guard held the step
+    charge: Charge | None = None  # what the step being sent spent
+    detected_at: float = 0.0  # the first failing signal of the incident (for its metric)
+    # Whether the step's call may never have reached CDSS (its outcome is unknown: a timeout,
+    # or a daemon stopped between the intent and the result): its verification says so.
+    unknown: bool = False
+    waited: str = ""  # why the step waits to be taken again (it was not sent)
 
 
 @dataclass

@@ -8,11 +8,13 @@ The token names no one: who acted, for the history and the log, is the `actor` a
 
 from __future__ import annotations
 
-import hmac
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from remediator.errors import LedgerError
+from remediator.http import auth
+from remediator.http.guard import Gate, Refusal
 from remediator.http.server import Environ, StartResponse, WsgiApp, json_response
 from remediator.secrets import Secret
 
@@ -58,27 +60,45 @@ class HttpError(Exception):
 Call = Callable[[dict[str, Any], Environ], object]
 
 
+def _refusal(token: bytes | None, authorization: str, length: str) -> Refusal | None:
+    if token is None:
+        return 403, {"error": "set server.admin_token to allow this"}, []
+    if not auth.authorized(authorization, token):
+        return 401, {"error": "missing or wrong bearer token"}, [("WWW-Authenticate", "Bearer")]
+    if not length.isdigit() or int(length) > MAX_BODY:
+        return 413, {"error": "body too large"}, []
+    return None
+
+
+def gate(token: Secret | None) -> Gate:
+    """`bearer_json`'s checks, asked before the body is read (see `guard`)."""
+    expected = auth.expected(token)
+
+    def check(headers: Mapping[str, str]) -> Refusal | None:
+        return _refusal(
+            expected, headers.get("AUTHORIZATION", ""), headers.get("CONTENT_LENGTH") or "0"
+        )
+
+    return check
+
+
+def gates(token: Secret | None) -> dict[tuple[str, str], Gate]:
+    """The same checks before the body is read, for `server.Routes.gates`."""
+    check = gate(token)
+    return {("POST", path): check for path in (PAUSE, RESUME, RESTART)}
+
+
 def bearer_json(token: Secret | None, call: Call) -> WsgiApp:
     """A POST route: the admin bearer token, a JSON object body of at most MAX_BODY, and `call`'s
-    answer as JSON (ValueError, TypeError, KeyError: 400; HttpError: its code)."""
-    expected = None if token is None else f"Bearer {token.reveal()}".encode()
+    answer as JSON (ValueError, TypeError, KeyError: 400; HttpError: its code; LedgerError:
+    503, nothing done)."""
+    expected = auth.expected(token)
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if expected is None:
-            return json_response(
-                start_response, 403, {"error": "set server.admin_token to allow this"}
-            )
-        given = environ.get("HTTP_AUTHORIZATION", "").strip().encode()
-        if not hmac.compare_digest(given, expected):
-            return json_response(
-                start_response,
-                401,
-                {"error": "missing or wrong bearer token"},
-                [("WWW-Authenticate", "Bearer")],
-            )
         length = environ.get("CONTENT_LENGTH") or "0"
-        if not length.isdigit() or int(length) > MAX_BODY:
-            return json_response(start_response, 413, {"error": "body too large"})
+        refused = _refusal(expected, environ.get("HTTP_AUTHORIZATION", ""), length)
+        if refused is not None:
+            return json_response(start_response, *refused)
         try:
             body = json.loads(environ["wsgi.input"].read(int(length)) or b"{}")
             if not isinstance(body, dict):
@@ -88,6 +108,13 @@ def bearer_json(token: Secret | None, call: Call) -> WsgiApp:
             return json_response(start_response, exc.code, {"error": str(exc)[:300]})
         except (ValueError, TypeError, KeyError) as exc:
             return json_response(start_response, 400, {"error": str(exc)[:300]})
+        except LedgerError as exc:  # not recorded: nothing was done
+            return json_response(
+                start_response,
+                503,
+                {"error": f"not done: {exc}"[:300]},
+                [("Retry-After", "10")],
+            )
 
     return app
 

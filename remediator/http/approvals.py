@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from remediator.http.admin import HttpError, bearer_json
+from remediator.http.admin import HttpError, bearer_json, gate
+from remediator.http.guard import Gate
 from remediator.http.server import Environ, StartResponse, WsgiApp, json_response
 from remediator.secrets import Secret
 
@@ -55,3 +56,8 @@ def routes(
             raise HttpError(404, str(exc)) from None
 
     return {("GET", LIST): listing}, {("POST", ANSWER): bearer_json(token, answer)}
+
+
+def gates(token: Secret | None) -> dict[tuple[str, str], Gate]:
+    """The answer route's token and body checks before its body is read (see `guard`)."""
+    return {("POST", ANSWER): gate(token)}

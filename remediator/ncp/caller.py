@@ -18,7 +18,7 @@ import requests
 from tenacity import RetryCallState
 
 from remediator.clock import Clock
-from remediator.errors import NcpError
+from remediator.errors import NcpError, NcpNotFound
 from remediator.metrics import Metrics
 from remediator.ncp import envelope as env
 from remediator.ncp import signing, sites
@@ -155,7 +155,11 @@ class SignedCaller:
         except NcpError as exc:
             exc.attempts = attempts
             self._path_up(action, up=False)
-            log.warning(
+            # restartCMAKService's 404 is expected since its withdrawal, and its long note is
+            # said once, by whoever acts on it (the driver's outcome line).
+            withdrawn = isinstance(exc, NcpNotFound) and exc.withdrawn
+            log.log(
+                logging.DEBUG if withdrawn else logging.WARNING,
                 "CDSS %s failed (sent=%s): %s",
                 operation,
                 exc.sent,

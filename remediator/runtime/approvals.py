@@ -11,27 +11,34 @@ from remediator.core.engine import Engine
 from remediator.core.rules import blast_radius_of
 from remediator.notify import messages
 from remediator.runtime.notices import Notices
+from remediator.runtime.report import Write, write_now
 from remediator.store import Ledger
 from remediator.timetext import iso
 
 log = logging.getLogger("remediator.runtime.daemon")
 
 
-def record_request(a: ApprovalRequested, ledger: Ledger, notices: Notices) -> None:
-    """A pending approval in the ledger, with its `approval_requested` notification."""
+def record_request(
+    a: ApprovalRequested, ledger: Ledger, notices: Notices, write: Write = write_now
+) -> None:
+    """A pending approval in the ledger, with its `approval_requested` notification (kept
+    until the ledger takes writes, see `ledgerwatch`)."""
     rows = notices.route(messages.approval_requested(a))
-    ledger.record_approval(
-        id=a.id,
-        rule=a.rule,
-        target=a.target,
-        cluster_no=a.cluster_no,
-        action=a.action,
-        step=a.step,
-        trigger=a.trigger,
-        reason=a.reason,
-        at=a.at,
-        expires_at=a.expires_at,
-        notices=rows,
+    write(
+        "approval",
+        lambda: ledger.record_approval(
+            id=a.id,
+            rule=a.rule,
+            target=a.target,
+            cluster_no=a.cluster_no,
+            action=a.action,
+            step=a.step,
+            trigger=a.trigger,
+            reason=a.reason,
+            at=a.at,
+            expires_at=a.expires_at,
+            notices=rows,
+        ),
     )
     notices.written(rows)
     log.warning(
@@ -50,15 +57,21 @@ def record_request(a: ApprovalRequested, ledger: Ledger, notices: Notices) -> No
     )
 
 
-def record_settled(s: ApprovalSettled, ledger: Ledger, notices: Notices) -> None:
+def record_settled(
+    s: ApprovalSettled, ledger: Ledger, notices: Notices, write: Write = write_now
+) -> None:
     """An approval approved, denied or expired: who and why in the ledger and the log."""
-    record = ledger.approval(s.id)
-    expires_at = record.expires_at if record is not None else s.at
-    rows = notices.route(messages.approval_resolved(s, expires_at))
-    ledger.resolve_approval(
-        s.id, status=s.resolution, at=s.at, by=s.by, reason=s.reason, notices=rows
-    )
-    notices.written(rows)
+
+    def resolve() -> None:
+        record = ledger.approval(s.id)
+        expires_at = record.expires_at if record is not None else s.at
+        rows = notices.route(messages.approval_resolved(s, expires_at))
+        ledger.resolve_approval(
+            s.id, status=s.resolution, at=s.at, by=s.by, reason=s.reason, notices=rows
+        )
+        notices.written(rows)
+
+    write("approval", resolve)
     who = f" by {s.by}" if s.by else ""
     log.warning(
         f"approval {s.id} for {s.action} on {s.target} {s.resolution}{who}: {s.reason}",

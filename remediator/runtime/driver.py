@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import assert_never
 
-from remediator.clock import Clock
+from remediator.clock import Clock, as_wall
 from remediator.config.health import HealthCheck
 from remediator.core.decisions import (
     Act,
@@ -41,7 +41,8 @@ from remediator.core.events import (
     ProbeResult,
     Tick,
 )
-from remediator.errors import NcpError, NcpNotFound
+from remediator.core.verification import RETRY_UNSENT
+from remediator.errors import LedgerError, NcpError, NcpNotFound
 from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient
 from remediator.ncp.results import ClusterStatus
@@ -50,6 +51,7 @@ from remediator.notify.sinks import Router
 from remediator.probe import cluster as cluster_look
 from remediator.runtime import approvals, history, remedies, report
 from remediator.runtime.alertqueue import AlertQueue
+from remediator.runtime.ledgerwatch import LedgerWatch
 from remediator.runtime.notices import Notices
 from remediator.runtime.probelog import ProbeLog
 from remediator.runtime.respect import Respect
@@ -99,10 +101,15 @@ class Driver:
         # Crash tests only: die with SIGKILL at a named point of a remediation.
         self.failpoint = failpoint
         self.lock = threading.RLock()
+        self._idle = threading.Condition()
+        self._busy = 0  # work running on the executor (answers, alerts)
         # The ledger row of each target's remediation (a fallback is recorded on it), and of
         # each action whose intent is recorded and whose call is on its way.
         self._action_ids: dict[str, int] = {}
         self._intents: dict[Act, int] = {}
+        # Actions whose intent could not be written (the ledger's error): never sent.
+        self._unrecorded: dict[Act, str] = {}
+        self.ledger_watch = LedgerWatch(ledger, metrics, clock)
         self._path_ok: dict[str, bool] = {}
         # The reason of each (rule, target)'s latest acted decision, for its `acted` notice.
         self._acted_why: dict[tuple[str, str], str] = {}
@@ -268,9 +275,12 @@ class Driver:
     # -- outputs -------------------------------------------------------------------------
 
     def _carry_out(self, out: Output) -> None:
+        # Records that the ledger cannot take now are kept and written later (`write`); an
+        # intent that cannot be written stops its action (see `_record_intent`).
+        write = self.ledger_watch.record
         match out:
             case Decision():
-                report.record_decision(out, self.engine, self.ledger, self.metrics)
+                report.record_decision(out, self.engine, self.ledger, self.metrics, write)
                 if out.outcome == "acted":
                     self._acted_why[(out.rule, out.target)] = out.detail
             case CheckFirst():
@@ -279,20 +289,20 @@ class Driver:
                 self._record_intent(out)
             case Remediated():
                 notices = self.notices.route(messages.remediated(out, self._cluster_no(out.target)))
-                report.record_remediation(out, self.ledger, self.metrics, notices)
+                report.record_remediation(out, self.ledger, self.metrics, write, notices=notices)
                 self._action_ids.pop(out.target, None)
                 self.notices.written(notices)
             case Escalated():
-                report.record_escalation(out, self.ledger)
+                report.record_escalation(out, self.ledger, write)
                 self._action_ids.pop(out.target, None)
             case BreakerChanged():
                 notices = self.notices.route(messages.breaker(out, self._cluster_no(out.target)))
-                report.record_breaker(out, self.ledger, self.metrics, notices)
+                report.record_breaker(out, self.ledger, self.metrics, write, notices=notices)
                 self.notices.written(notices)
             case ApprovalRequested():
-                approvals.record_request(out, self.ledger, self.notices)
+                approvals.record_request(out, self.ledger, self.notices, write)
             case ApprovalSettled():
-                approvals.record_settled(out, self.ledger, self.notices)
+                approvals.record_settled(out, self.ledger, self.notices, write)
             case _:
                 assert_never(out)
 
@@ -302,32 +312,43 @@ class Driver:
 
     def _record_intent(self, a: Act) -> None:
         """The intent, durably, with its `acted` notification, before the runner hands the
-        call to the executor."""
+        call to the executor; when it cannot be written, the call is not made (`_send` answers
+        `not_sent`)."""
         why = self._acted_why.pop((a.rule, a.target), "") if a.fallback_of is None else ""
         notices = self.notices.route(messages.acted(a, why, dry_run=self.dry_run))
-        if a.fallback_of is None:
-            action_id = self.ledger.record_intent(
-                rule=a.rule,
-                target=a.target,
-                cluster_no=a.cluster_no,
-                action=a.action,
-                mode="enforce",
-                trigger=a.trigger,
-                at=a.at,
-                step=a.step,
-                nodes=a.nodes,
-                notices=notices,
-            )
-            self._action_ids[a.target] = action_id
-        else:
-            action_id = self._action_ids.get(a.target, 0)
-            self.ledger.record_fallback(
-                action_id,
-                action=a.action,
-                at=a.at,
-                detail=f"{a.fallback_of} is not available; fell back to {a.action}",
-                notices=notices,
-            )
+        try:
+            if a.fallback_of is None:
+                action_id = self.ledger_watch.required(
+                    "intent",
+                    lambda: self.ledger.record_intent(
+                        rule=a.rule,
+                        target=a.target,
+                        cluster_no=a.cluster_no,
+                        action=a.action,
+                        mode="enforce",
+                        trigger=a.trigger,
+                        at=a.at,
+                        step=a.step,
+                        nodes=a.nodes,
+                        notices=notices,
+                    ),
+                )
+                self._action_ids[a.target] = action_id
+            else:
+                action_id = self._action_ids.get(a.target, 0)
+                self.ledger_watch.required(
+                    "intent",
+                    lambda: self.ledger.record_fallback(
+                        action_id,
+                        action=a.action,
+                        at=a.at,
+                        detail=f"{a.fallback_of} is not available; fell back to {a.action}",
+                        notices=notices,
+                    ),
+                )
+        except LedgerError as exc:
+            self._unrecorded[a] = str(exc)
+            return
         self._intents[a] = action_id
         self.notices.written(notices)
         self._fail_at("after_intent")
@@ -350,10 +371,22 @@ class Driver:
     # -- slow work on the actions executor -----------------------------------------------
 
     def _guarded(self, fn: Callable[..., object], *args: object) -> None:
+        with self._idle:
+            self._busy += 1
         try:
             fn(*args)
         except Exception:  # a bug must not kill the executor thread silently
             log.exception("internal error while carrying out a decision")
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> int:
+        """Wait up to `timeout` s for the work on the executor to end; how much still runs."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout)
+            return self._busy
 
     def cluster_status(
         self, client: CdssClient, cluster_no: str, region: str | None
@@ -371,7 +404,9 @@ class Driver:
         """The answer to a `CheckFirst`: the cluster status, a fresh look at the rule's evidence
         when asked (the tool's probe, or that status), what the step needs (see remedies), and
         whether a silence or a maintenance window holds the target."""
-        held = self.respect.hold(c.target, self.clock.now()) if c.respect and self.respect else None
+        # Maintenance windows are on the wall clock (the decisions' clock may be steady time).
+        wall = as_wall(self.clock, self.clock.now())
+        held = self.respect.hold(c.target, wall) if c.respect and self.respect else None
         fresh = None
         check = self.checks.get(c.target)
         if c.probe and c.check == "tool" and check is not None:
@@ -423,13 +458,33 @@ class Driver:
 
     def _send(self, a: Act) -> ActionOutcome | None:
         """The answer to an `Act`: the signed call's outcome (None in a dry run: nothing sent)."""
+        if a in self._unrecorded:
+            why = self._unrecorded.pop(a)
+            detail = (
+                f"its intent could not be written to the ledger ({why}); trying again in "
+                f"{RETRY_UNSENT:g}s, after a fresh look"
+            )
+            report.say_outcome(a, "not_sent", None, detail)
+            return ActionOutcome(
+                rule=a.rule,
+                target=a.target,
+                action=a.action,
+                result="not_sent",
+                at=self.clock.now(),
+                detail="its intent could not be written to the ledger",
+            )
         action_id = self._intents.pop(a)
         region = self.regions.get(a.target)
+        record = self.ledger_watch.record
         if self.dry_run:
             extra = {"event": "action", "rule": a.rule, "target": a.target, "action": a.action}
             log.info(f"dry run: would send {a.action}", extra=extra)
-            self.ledger.record_outcome(
-                action_id, result="dry_run", at=self.clock.now(), request_id=None, detail=""
+            at = self.clock.now()
+            record(
+                "outcome",
+                lambda: self.ledger.record_outcome(
+                    action_id, result="dry_run", at=at, request_id=None, detail=""
+                ),
             )
             return None
         self.metrics.detection_to_action.labels(action=a.action).observe(
@@ -447,6 +502,14 @@ class Driver:
             request_id = exc.request_id
             outcome = "unknown" if exc.sent == "unknown" else "failure"
             detail = str(exc)
+        except Exception as exc:
+            # A bug or an unexpected library error: whether the call left cannot be known, so
+            # it is verified like any unknown outcome, never resent (and never left `acting`).
+            log.exception(
+                f"internal error while sending {a.action} on {a.target}",
+                extra={"event": "action", "rule": a.rule, "target": a.target},
+            )
+            outcome, detail = "unknown", f"internal error while sending: {exc!r}"
         else:
             outcome, detail, request_id = "success", "", result.request_id
         self._fail_at("after_call")
@@ -454,8 +517,12 @@ class Driver:
         self.metrics.action_duration.labels(action=a.action).observe(elapsed)
         if outcome != "not_available":  # counted once the engine has said what next
             self.metrics.actions.labels(target=a.target, action=a.action, result=outcome).inc()
-        self.ledger.record_outcome(
-            action_id, result=outcome, at=self.clock.now(), request_id=request_id, detail=detail
+        at = self.clock.now()
+        record(
+            "outcome",
+            lambda: self.ledger.record_outcome(
+                action_id, result=outcome, at=at, request_id=request_id, detail=detail
+            ),
         )
         report.say_outcome(a, outcome, request_id, detail)
         if outcome == "unknown":

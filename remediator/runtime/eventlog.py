@@ -304,7 +304,7 @@ def _entry(kind: Kind | Literal["cluster"], obj: _Obj, at: float) -> Entry:
         case "preflight":
             return _preflight(obj, at)
         case "outcome":
-            results = ("success", "failure", "unknown", "not_available")
+            results = ("success", "failure", "unknown", "not_available", "not_sent")
             return ActionOutcome(
                 obj.text("rule"),
                 obj.text("target"),

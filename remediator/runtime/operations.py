@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from remediator.clock import Clock
+from remediator.clock import Clock, as_wall
 from remediator.core.approval import pending_by_id
 from remediator.core.decisions import ApprovalSettled, BreakerChanged, Decision, Output, Remediated
 from remediator.core.events import ApprovalAnswer, ManualRestart, Pause, Resume
@@ -68,10 +68,10 @@ class Operator:
         )
         self.ledger.record_pause(target=target, until=until, reason=reason, at=now, notices=notices)
         self.driver.notices.written(notices)
-        detail = f"for {format_duration(seconds)}, until {iso(until)}"
+        detail = f"for {format_duration(seconds)}, until {iso(as_wall(self.clock, until))}"
         self._act("pause", target, actor, reason, now, detail=detail)
         self.driver.feed(Pause(target, until, reason, now))
-        return {"paused": target or "*", "until": iso(until), "reason": reason}
+        return {"paused": target or "*", "until": iso(as_wall(self.clock, until)), "reason": reason}
 
     def resume(
         self, target: str | None, reset_breaker: bool, *, reason: str = "", actor: str = ""
@@ -79,6 +79,10 @@ class Operator:
         """Lift a pause (all when None); close breakers too with `reset_breaker`."""
         self._target(target)
         now = self.clock.now()
+        with self.driver.lock:
+            engine = self.driver.engine
+            names = [target] if target is not None else list(engine.targets)
+            was_paused = any(engine.paused(name, now)[0] for name in names)
         notices = self.driver.notices.route(
             messages.resumed(target, self._cluster_no(target), reset_breaker, now)
         )
@@ -90,7 +94,7 @@ class Operator:
         closed = [
             f"{o.rule}/{o.target}" for o in outputs if isinstance(o, BreakerChanged) and not o.open
         ]
-        return {"resumed": target or "*", "breakers_closed": closed}
+        return {"resumed": target or "*", "was_paused": was_paused, "breakers_closed": closed}
 
     def _act(  # noqa: PLR0913 - an act's fields; the rest by keyword
         self,

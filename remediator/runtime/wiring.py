@@ -19,7 +19,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from remediator.clock import Clock
+from remediator.clock import Clock, SteadyClock, wall_clock
 from remediator.config.health import HealthCheck
 from remediator.config.loader import Config, Secrets, resolve_secrets
 from remediator.core.alerts import EPISODE_MEMORY
@@ -37,6 +37,7 @@ from remediator.runtime.driver import Driver
 from remediator.runtime.executors import DeferredExecutor
 from remediator.runtime.operations import Operator
 from remediator.runtime.respect import Respect
+from remediator.runtime.walltime import WallTimeLedger
 from remediator.store import Ledger, open_ledger
 
 log = logging.getLogger("remediator.runtime.daemon")
@@ -95,6 +96,8 @@ def build(  # noqa: PLR0913 - injected collaborators, by keyword
     prober = Prober(probe_loop, clock, secrets.by_ref)
     if ledger is None:
         ledger = open_ledger(path=config.state.path, url=config.state.url, source=config.path)
+    if isinstance(clock, SteadyClock):  # the daemon's parts decide on steady time
+        ledger = WallTimeLedger(ledger, clock)
     engine = make_engine(config, ledger, now=clock.now(), metrics=metrics, announce=True)
     actions = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
     router = Router(sinks_of(config.notify, secrets.by_ref))
@@ -122,6 +125,7 @@ def build(  # noqa: PLR0913 - injected collaborators, by keyword
         metrics=metrics,
         clock=clock,
         submit=driver.feed_alerts,
+        health=driver.ledger_watch,
     )
     operator = Operator(
         driver,
@@ -218,7 +222,7 @@ def make_client(
     )
     return CdssClient(
         credentials=Credentials(secrets.access_key, secrets.secret_key),
-        clock=clock,
+        clock=wall_clock(clock),  # signatures carry the wall time the gateway checks
         site=config.ncp.site,
         region=config.ncp.region,
         endpoint=config.ncp.endpoint,
@@ -257,7 +261,8 @@ def make_engine(
         now=now,
     )
     for rec in records if announce else ():
-        if rec.mode == "enforce" and rec.remediation is None:
+        # One without a recorded result is said by `reconcile.settle` at the daemon's start.
+        if rec.mode == "enforce" and rec.remediation is None and rec.result is not None:
             log.warning(
                 f"resuming {rec.action} on {rec.target} from the ledger "
                 f"(outcome {rec.result or 'never recorded'}): verifying, not resending",

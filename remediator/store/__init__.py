@@ -23,8 +23,9 @@ def open_ledger(
 ) -> Ledger:
     """The ledger a config's `state:` names: SQLite at `path`, or PostgreSQL at `url`.
 
-    `exclusive=False` reads a PostgreSQL ledger that a running daemon holds (the operator's
-    `status`). `source` (the config file) names where `url` came from in errors.
+    `exclusive=False` reads a ledger that a running daemon holds (the operator's `status`);
+    otherwise a second holder is refused (`LedgerBusy`). `source` (the config file) names
+    where `url` came from in errors.
     """
     if url is not None:
         try:  # psycopg is the `postgres` extra: imported only when a config asks for it
@@ -35,4 +36,4 @@ def open_ledger(
             ) from None
         return PostgresLedger(url, exclusive=exclusive)
     assert path is not None
-    return SqliteLedger(path)
+    return SqliteLedger(path, exclusive=exclusive)

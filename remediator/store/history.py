@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from remediator.errors import LedgerError
 from remediator.store.receipts import Cursor, Row
 from remediator.timetext import rfc3339
 
@@ -80,6 +81,11 @@ class HistoryRecords:
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         raise NotImplementedError
 
+    _errors: tuple[type[Exception], ...]  # the backend's errors (see receipts.AlertReceipts)
+
+    def _failed(self, exc: Exception) -> LedgerError:
+        raise NotImplementedError
+
     def _begin(self) -> None:
         raise NotImplementedError
 
@@ -94,29 +100,35 @@ class HistoryRecords:
         if not entries:
             return
         with self._lock:
-            self._begin()
             try:
-                for e in entries:
-                    self._execute(
-                        "INSERT INTO history (at, kind, target, rule, outcome, reason, action, "
-                        "blast_radius, actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            e.at,
-                            e.kind,
-                            e.target,
-                            e.rule,
-                            e.outcome,
-                            e.reason,
-                            e.action,
-                            e.blast_radius,
-                            e.actor,
-                            e.detail,
-                        ),
-                    )
-            except BaseException:
-                self._rollback()
-                raise
-            self._commit()
+                self._begin()
+                try:
+                    self._insert(entries)
+                    self._commit()
+                except BaseException:
+                    self._rollback()
+                    raise
+            except self._errors as exc:
+                raise self._failed(exc) from exc
+
+    def _insert(self, entries: Sequence[HistoryEntry]) -> None:
+        for e in entries:
+            self._execute(
+                "INSERT INTO history (at, kind, target, rule, outcome, reason, action, "
+                "blast_radius, actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    e.at,
+                    e.kind,
+                    e.target,
+                    e.rule,
+                    e.outcome,
+                    e.reason,
+                    e.action,
+                    e.blast_radius,
+                    e.actor,
+                    e.detail,
+                ),
+            )
 
     def history(
         self, *, target: str | None = None, since: float, limit: int = 1000
@@ -137,13 +149,16 @@ class HistoryRecords:
     def sweep_history(self, before: float) -> int:
         """Delete the entries older than `before` (past `state.retention`); how many."""
         with self._lock:
-            self._begin()
             try:
-                count = self._execute("DELETE FROM history WHERE at < ?", (before,)).rowcount
-            except BaseException:
-                self._rollback()
-                raise
-            self._commit()
+                self._begin()
+                try:
+                    count = self._execute("DELETE FROM history WHERE at < ?", (before,)).rowcount
+                    self._commit()
+                except BaseException:
+                    self._rollback()
+                    raise
+            except self._errors as exc:
+                raise self._failed(exc) from exc
         return int(count)
 
 

@@ -27,6 +27,8 @@ class LedgerAction:
 class Ledger(Protocol):
     """What the daemon and the operator commands need from durable storage.
 
+    A write that fails raises `errors.LedgerError` and leaves nothing of itself behind.
+
     `notices` are notifications (SPEC section 10) written into the outbox in the same
     transaction as the record that causes them: they exist exactly when their cause does.
     """
@@ -143,6 +145,11 @@ class Ledger(Protocol):
         """Every enforce-mode action with no recorded remediation, however old."""
         ...
 
+    def actions_without_outcome(self) -> list[LedgerAction]:
+        """Enforce-mode actions whose intent is recorded and whose call's result is not (a
+        daemon stopped between the two), oldest first."""
+        ...
+
     def recent_actions(self, limit: int = 20) -> list[LedgerAction]:
         """The newest actions, newest first."""
         ...
@@ -242,6 +249,10 @@ class Ledger(Protocol):
 
     def sweep_history(self, before: float) -> int:
         """Forget the history older than `before`; how many entries went."""
+        ...
+
+    def touch(self, at: float) -> None:
+        """Write a heartbeat: LedgerError unless the ledger takes writes now."""
         ...
 
     def close(self) -> None:

@@ -11,15 +11,16 @@ durable before the signed call goes out, as with SQLite's `synchronous=FULL`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Sequence
 from typing import cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
-from remediator.errors import LedgerBusy, LedgerUnavailable
+from remediator.errors import LedgerBusy, LedgerError, LedgerUnavailable
 from remediator.store.receipts import KNOWN_EPISODES, Cursor
 from remediator.store.sql import MIGRATIONS, SCHEMA, SCHEMA_VERSION, SqlLedger
 
@@ -40,20 +41,29 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS remediator_schema (version INTEGER NOT NUL
 )
 
 
+# Connection parameters that carry a secret (libpq's `password`, and `sslpassword` for the key).
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
 def redact(url: str) -> str:
-    """The URL without a password, for messages (config refuses one, libpq may add none)."""
+    """The URL without a password, in the user part or the query, for messages (config refuses
+    both; this is for a URL that came from elsewhere)."""
     parts = urlsplit(url)
-    if parts.password is None:
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if parts.password is None and not any(k.lower() in SECRET_PARAMETERS for k, _ in query):
         return url
     host = parts.hostname or ""
     netloc = f"{parts.username}@{host}" if parts.username else host
     if parts.port is not None:
         netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    kept = urlencode([(k, v) for k, v in query if k.lower() not in SECRET_PARAMETERS])
+    return urlunsplit(parts._replace(netloc=netloc, query=kept))
 
 
 class PostgresLedger(SqlLedger):
     """The ledger in a PostgreSQL database; safe to share between the daemon's threads."""
+
+    _errors = (psycopg.Error,)
 
     def __init__(
         self,
@@ -168,14 +178,22 @@ class PostgresLedger(SqlLedger):
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         with self._lock:
             self._ready()
-            return list(self._execute(sql, params).fetchall())
+            try:
+                return list(self._execute(sql, params).fetchall())
+            except psycopg.Error as exc:
+                raise self._failed(exc) from exc
+
+    def _failed(self, exc: Exception) -> LedgerError:
+        return LedgerError(f"ledger {redact(self.url)}: {exc}")
 
     def _rollback(self) -> None:
         if not (self._db.closed or self._db.broken):  # a lost connection rolled back already
-            self._db.execute("ROLLBACK")
+            with contextlib.suppress(psycopg.Error):
+                self._db.execute("ROLLBACK")
 
     def close(self) -> None:
         if not (self._db.closed or self._db.broken):
-            self._flush_unwritten()
+            with contextlib.suppress(LedgerError):  # what cannot be written now is lost
+                self._flush_unwritten()
         with self._lock:
             self._db.close()  # the advisory lock goes with the session

@@ -85,6 +85,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     3: (*outbox.TABLES, *approvals.TABLES),
     # History (SPEC section 11): decisions, outcomes and operator acts, see history.py.
     4: history.MIGRATION,
+    # One row rewritten to show that the ledger takes writes (a full disk, a lock held by a
+    # backup, a database down), while nothing else is being written.
+    5: (
+        "CREATE TABLE IF NOT EXISTS heartbeat "
+        "(id INTEGER PRIMARY KEY CHECK (id = 1), at DOUBLE PRECISION NOT NULL)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 _ALL = "*"
@@ -110,26 +116,42 @@ class SqlLedger(AlertReceipts, OutboxSql, ApprovalsSql, history.HistoryRecords):
         self, statements: Sequence[tuple[str, Sequence[object]]], notices: Sequence[OutboxEntry]
     ) -> tuple[list[Row], int]:
         """`statements`, then `notices` into the outbox, in one transaction: the rows the last
-        statement returned and the rows it changed."""
+        statement returned and the rows it changed.
+
+        LedgerError when it could not be written (nothing of it is then)."""
         rows: list[Row] = []
         count = 0
         with self._lock:
-            self._begin()
             try:
-                for sql, params in statements:
-                    cur = self._execute(sql, params)
-                    rows = list(cur.fetchall()) if cur.description else []
-                    count = cur.rowcount
-                self._enqueue(notices)
-            except BaseException:
-                self._rollback()
-                raise
-            self._commit()
+                self._begin()
+                try:
+                    for sql, params in statements:
+                        cur = self._execute(sql, params)
+                        rows = list(cur.fetchall()) if cur.description else []
+                        count = cur.rowcount
+                    self._enqueue(notices)
+                    self._commit()
+                except BaseException:
+                    self._rollback()
+                    raise
+            except self._errors as exc:
+                raise self._failed(exc) from exc
             return rows, count
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         with self._lock:
-            return list(self._execute(sql, params).fetchall())
+            try:
+                return list(self._execute(sql, params).fetchall())
+            except self._errors as exc:
+                raise self._failed(exc) from exc
+
+    def touch(self, at: float) -> None:
+        """Rewrite the heartbeat row: LedgerError unless the ledger takes writes."""
+        self._write(
+            "INSERT INTO heartbeat (id, at) VALUES (1, ?) "
+            "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+            (at,),
+        )
 
     def record_intent(  # noqa: PLR0913 - one keyword per column of the intent row
         self,
@@ -311,6 +333,23 @@ class SqlLedger(AlertReceipts, OutboxSql, ApprovalsSql, history.HistoryRecords):
                 cluster_no=str(r[1]),
                 trigger=str(r[2]),
                 request_id=None if r[3] is None else str(r[3]),
+                detail=str(r[4]),
+                record=_record(r[5:]),
+            )
+            for r in rows
+        ]
+
+    def actions_without_outcome(self) -> list[LedgerAction]:
+        rows = self._read(
+            f"SELECT id, cluster_no, trigger, request_id, detail, {_COLUMNS} FROM actions "  # noqa: S608
+            "WHERE result IS NULL AND remediation IS NULL AND mode = 'enforce' ORDER BY id"
+        )
+        return [
+            LedgerAction(
+                id=int(str(r[0])),
+                cluster_no=str(r[1]),
+                trigger=str(r[2]),
+                request_id=None,
                 detail=str(r[4]),
                 record=_record(r[5:]),
             )
