@@ -25,6 +25,7 @@ from remediator.core.decisions import (
 )
 from remediator.core.events import ActionOutcome, Event
 from remediator.core.rules import blast_radius_of
+from remediator.errors import LedgerError
 from remediator.store import Ledger
 from remediator.store.history import ALL_TARGETS, HistoryEntry
 from remediator.timetext import parse_since
@@ -45,6 +46,14 @@ class HistoryWriter:
         """Write the entries of `event` and what the engine made of it."""
         try:
             self.ledger.record_history(entries(event, outputs))
+        except LedgerError as exc:  # a full disk, a lock held, a database down: no traceback
+            if not self._failing:
+                log.error(
+                    f"could not write the history ({exc}); it has gaps from here (said once, "
+                    "until it works again)",
+                    extra={"event": "history"},
+                )
+            self._failing = True
         except Exception:
             if not self._failing:
                 log.exception(

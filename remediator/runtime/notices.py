@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from remediator.errors import LedgerError
 from remediator.notify.notice import Notice
 from remediator.notify.sinks import Delivery, Router
 from remediator.store import Ledger
@@ -45,6 +46,11 @@ class Notices:
             return
         try:
             self.ledger.enqueue(deliveries)
+        except LedgerError as exc:  # a full disk, a lock held, a database down: no traceback
+            log.error(
+                f"could not write a notification to the outbox: {exc}", extra={"event": "notify"}
+            )
+            return
         except Exception:
             log.exception("could not write a notification to the outbox", extra={"event": "notify"})
             return
