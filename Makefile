@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint types unit unit-fast bench clean
+.PHONY: demo test check lint types unit unit-fast bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ unit-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/probes.py
 	$(BIN)/python bench/webhook.py
+
+# The fault campaign of docs/RELIABILITY.md at full scale (about 20 minutes; needs root for its
+# tmpfs, Debian's faketime and PostgreSQL, as .ci/run installs them); not part of `make test`,
+# which runs a reduced version of each part. It prints one table of figures.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info
