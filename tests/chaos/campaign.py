@@ -268,11 +268,12 @@ def state_at_start(work: Path) -> list[Row]:
                 rows.append(Row("State directory at start", "", seen, "", False))
                 continue
             line = next((x for x in seen.output.splitlines() if "cannot start" in x), "")
+            line = line.replace(str(work), "WORK")
             rows.append(
                 Row(
                     "State directory at start",
                     seen.what,
-                    f"exit {seen.code}: {line[:160]}",
+                    f"exit {seen.code}: {line[:200]}",
                     "exit 1, a message naming the ledger, no traceback",
                     seen.clear,
                 )
