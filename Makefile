@@ -13,7 +13,7 @@ DESTDIR ?=
 INSTALL := PYTHON='$(PYTHON)' PREFIX='$(PREFIX)' BINDIR='$(BINDIR)' UNITDIR='$(UNITDIR)' \
 	EXTRAS='$(EXTRAS)' DESTDIR='$(DESTDIR)' sh packaging/install.sh
 
-.PHONY: demo test check lint types unit unit-fast bench clean install uninstall
+.PHONY: demo test check lint types unit unit-fast bench chaos clean install uninstall
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ install:
 
 uninstall:
 	$(INSTALL) uninstall
+
+# The fault campaign of docs/RELIABILITY.md at full scale (about 20 minutes; needs root for its
+# tmpfs, Debian's faketime and PostgreSQL, as .ci/run installs them); not part of `make test`,
+# which runs a reduced version of each part. It prints one table of figures.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

@@ -167,3 +167,39 @@ def test_the_webhook_answers_503_with_retry_after_while_the_ledger_cannot_record
         assert reply.status_code == 200, reply.text
     finally:
         h.daemon.http.close()
+
+
+class Overflowing:
+    """A client whose actions raise what no client should (the issue: an OverflowError from a
+    timeout too long for a socket); reads go to the real one."""
+
+    def __init__(self, real: object) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+    def action(self, *_args: object, **_kwargs: object) -> object:
+        raise OverflowError("timeout doesn't fit into C timeval")
+
+
+def test_a_call_that_raises_unexpectedly_is_an_unknown_outcome_not_a_stuck_target(
+    h: Harness, fake_sandbox: Sandbox
+) -> None:
+    h.daemon.driver.client = Overflowing(h.daemon.driver.client)  # type: ignore[assignment]
+    fake_sandbox.break_tool(ORDERS, "down")
+    h.run(45)
+    flight = h.daemon.engine.targets["orders"].in_flight
+    assert flight is not None and flight.phase == "verifying", "not left acting"
+    h.run(6 * 60)
+    assert h.daemon.engine.targets["orders"].in_flight is None
+    assert (
+        h.metric(
+            "remediator_remediations_total",
+            rule="cmak-unhealthy",
+            target="orders",
+            outcome="not_recovered",
+        )
+        == 1
+    )
+    assert h.actions(ORDERS) == [], "and never sent again"

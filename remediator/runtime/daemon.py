@@ -59,7 +59,7 @@ READINESS_SECONDS = 60.0
 HISTORY_SWEEP = 3600.0
 # At SIGTERM, in-flight calls get this long to finish; then they are abandoned (see stop()).
 STOP_GRACE = 5.0
-# While the ledger cannot be written, whether it can again is tried this often.
+# Whether the ledger takes writes is tried this often (a heartbeat row).
 LEDGER_CHECK_SECONDS = 5.0
 
 
@@ -498,9 +498,9 @@ class Daemon:
                 )
 
     def check_ledger(self) -> None:
-        """While the ledger cannot be written: write what was kept, or try a heartbeat."""
-        if not self.driver.ledger_watch.writable:
-            self.driver.ledger_watch.check()
+        """A heartbeat write (or, while the ledger cannot be written, what was kept), so that
+        readiness shows a ledger that stopped taking writes before an intent finds out."""
+        self.driver.ledger_watch.check()
 
     # -- views ---------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ class Faketime:
         require_binary("faketime")  # skip or fail loudly without Debian's faketime package
         libs = sorted(glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1"))
         assert libs, "faketime is installed but libfaketimeMT.so.1 is not where Debian puts it"
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.library = libs[0]
         self.set("+0")
