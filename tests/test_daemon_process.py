@@ -195,7 +195,13 @@ def test_sigkill_during_a_remediation_never_repeats_the_action(
     if point == "during_call":
         sb.inject_latency(3.0, operation="restartCMAKService")
         p = proc.start()
-        wait_for(lambda: len(proc.ledger_rows()) == 1, timeout=20, what="the intent in the ledger")
+        # The call has reached the gateway (which holds it 3 s) once its latency fault is taken:
+        # the kill then falls during the call, however slow the machine is.
+        wait_for(
+            lambda: len(proc.ledger_rows()) == 1 and not sb.pending_faults(),
+            timeout=20,
+            what="the intent in the ledger and the call at the gateway",
+        )
         p.send_signal(signal.SIGKILL)
     else:
         p = proc.start(REMEDIATOR_FAILPOINT=point)

@@ -297,6 +297,10 @@ class Sandbox:
             )
         )
 
+    def pending_faults(self) -> list[dict[str, object]]:
+        """The injected faults no call has taken yet (a taken one is acting on its call)."""
+        return self._faults.pending()
+
     def inject_latency(self, seconds: float, count: int = 1, operation: str | None = None) -> None:
         """Answer the next `count` calls `seconds` late."""
         self._faults.add(Fault.latency(seconds, count, operation))
