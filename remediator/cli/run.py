@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported after the config is loaded: the daemon's modules (aiohttp, APScheduler, waitress)
     # then fill the memory that parsing a large config used and freed (~6 MiB less RSS).
     from remediator.runtime.daemon import Daemon
+
     if args.standby and config.state.url is None:
         print(
             "remediator run: --standby needs state.url (a PostgreSQL ledger the daemons share)",
