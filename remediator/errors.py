@@ -3,8 +3,9 @@
     RemediatorError
     ├── ConfigError          invalid configuration; carries every problem found
     ├── CredentialError      a secret reference cannot be resolved (never carries the secret)
-    ├── LedgerUnavailable    the PostgreSQL ledger cannot be reached (worth retrying)
-    │   └── LedgerBusy           another remediator holds it (one daemon per ledger)
+    ├── LedgerError          a ledger write or read failed (disk full, locked, read-only, down)
+    │   └── LedgerUnavailable    the ledger cannot be opened or reached (worth retrying)
+    │       └── LedgerBusy           another remediator holds it (one daemon per ledger)
     └── NcpError             a CDSS API call failed; carries status, errorCode, and `sent`
         ├── NcpBadRequest        400/100, 413/430         not retried
         ├── NcpAuthFailed        401/200                  not retried; names the clock skew
@@ -57,8 +58,12 @@ class ConfigError(RemediatorError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-class LedgerUnavailable(RemediatorError):
-    """The ledger's database cannot be reached; starting again later may work."""
+class LedgerError(RemediatorError):
+    """A ledger write or read failed: what it was to record is not recorded (yet)."""
+
+
+class LedgerUnavailable(LedgerError):
+    """The ledger cannot be opened or its database reached; starting again later may work."""
 
 
 class LedgerBusy(LedgerUnavailable):
@@ -83,7 +88,7 @@ class NcpErrorFields(TypedDict, total=False):
 class NcpError(RemediatorError):
     """A CDSS API call failed."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the error's fields, by keyword
         self,
         message: str,
         *,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -15,6 +17,18 @@ from remediator import __version__
 _PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _ACTION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _DETECTION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+# What a ledger write records (`remediator_ledger_write_failures_total{record}`).
+LEDGER_RECORDS = (
+    "intent",
+    "outcome",
+    "remediation",
+    "breaker",
+    "episode",
+    "shadow",
+    "alerts",
+    "heartbeat",
+    "approval",
+)
 
 
 class Metrics:
@@ -136,20 +150,89 @@ class Metrics:
             "remediator_build_info", "remediator build information.", ["version"], registry=r
         )
         self.build_info.labels(version=__version__).set(1)
+        self.notifications = Counter(
+            "remediator_notifications_total",
+            "Notification delivery attempts by sink, event and result (sent/retried/failed).",
+            ["sink", "event", "result"],
+            registry=r,
+        )
+        self.notifications_pending = Gauge(
+            "remediator_notifications_pending",
+            "Notifications in the outbox waiting to be sent.",
+            registry=r,
+        )
+        self.approvals_pending = Gauge(
+            "remediator_approvals_pending",
+            "A restart of the target waits for a human's approval (1).",
+            ["target"],
+            registry=r,
+        )
+        self.silence_checks = Counter(
+            "remediator_silence_checks_total",
+            "Alertmanager silences asked before an action, by result (clear, silenced, error).",
+            ["result"],
+            registry=r,
+        )
+        self.ledger_writable = Gauge(
+            "remediator_ledger_writable",
+            "The ledger took the last write (1), or cannot be written now (0): no action is sent.",
+            registry=r,
+        )
+        self.ledger_write_failures = Counter(
+            "remediator_ledger_write_failures_total",
+            "Ledger writes that failed (disk full, locked, read-only, database down), by record.",
+            ["record"],
+            registry=r,
+        )
+        for record in LEDGER_RECORDS:  # from start-up, so that increase() sees the first
+            self.ledger_write_failures.labels(record=record)
+        self.ledger_deferred = Gauge(
+            "remediator_ledger_deferred_records",
+            "Records kept in memory until the ledger takes writes again.",
+            registry=r,
+        )
         self.standby = Gauge(
             "remediator_standby",
             "1 while this process stands by for a PostgreSQL ledger another daemon holds.",
             registry=r,
         )
+        self.action_info = Gauge(
+            "remediator_action_info",
+            "1 for every action, labelled with its blast radius (join on action).",
+            ["action", "blast_radius"],
+            registry=r,
+        )
+        self.decision_actions = Counter(
+            "remediator_decisions_by_action_total",
+            "Decisions by the action decided on and outcome (join remediator_action_info).",
+            ["action", "outcome"],
+            registry=r,
+        )
+
+    def declare_actions(self, blast_radii: Iterable[tuple[str, str]]) -> None:
+        """Say every (action, blast radius) as `remediator_action_info`, and count each action's
+        decisions from 0, so that dashboards can join on `action` from start-up."""
+        for action, radius in blast_radii:
+            self.action_info.labels(action=action, blast_radius=radius).set(1)
+            for outcome in ("acted", "suppressed", "shadow"):
+                self.decision_actions.labels(action=action, outcome=outcome)
 
     def declare(self, targets: list[str], rule_targets: list[tuple[str, str]]) -> None:
         """Create the per-target and per-(rule, target) gauges at 0 so they exist from start-up."""
         for target in targets:
             self.target_up.labels(target=target)
             self.paused.labels(target=target)
+            self.approvals_pending.labels(target=target)
         for rule, target in rule_targets:
             self.breaker_open.labels(rule=rule, target=target)
             self.cooldown_remaining.labels(rule=rule, target=target)
             # Counters too, so that rate() and increase() see their first event.
             for outcome in ("recovered", "not_recovered"):
                 self.remediations.labels(rule=rule, target=target, outcome=outcome)
+
+    def declare_notifications(self, sinks: list[tuple[str, tuple[str, ...]]]) -> None:
+        """Create each (sink, event, result) counter at 0, for the events each sink takes."""
+        for sink, events in sinks:
+            for event in events:
+                for result in ("sent", "retried", "failed"):
+                    self.notifications.labels(sink=sink, event=event, result=result)

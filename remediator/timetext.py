@@ -14,10 +14,10 @@ _PATTERN = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 def parse_duration(text: str) -> int:
     """Seconds in `text`; ValueError with a message fit for the operator when it is no duration."""
-    match = _PATTERN.fullmatch(text)
+    match = _PATTERN.fullmatch(text) if len(text) <= 32 else None
     if not text or match is None:
         raise ValueError(
-            f"{text!r} is not a duration (write e.g. '30s', '15m', '6h', '1d' or '1m30s')"
+            f"{text[:40]!r} is not a duration (write e.g. '30s', '15m', '6h', '1d' or '1m30s')"
         )
     return sum(
         int(n) * seconds for n, seconds in zip(match.groups(), UNITS.values(), strict=True) if n
@@ -64,8 +64,28 @@ def parse_time(text: str) -> float | None:
         value = f"{head}.{digits[:6]}{zone}"
     try:
         parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            return None
+        return parsed.timestamp()
+    except (ValueError, OverflowError, OSError):  # not a time, or one past year 9999 in UTC
+        return None
+
+
+def parse_since(text: str, now: float) -> float:
+    """A starting time as an operator writes it: a duration back from `now` (`24h`), an RFC
+    3339 time, or epoch seconds; ValueError saying which forms there are."""
+    value = text.strip()
+    try:
+        return now - parse_duration(value)
     except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.timestamp()
+        pass
+    when = parse_time(value)
+    if when is not None:
+        return when
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(
+            f"since {text!r}: give a duration back from now (24h, 7d), an RFC 3339 time "
+            "(2026-11-29T00:00:00Z) or epoch seconds"
+        ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -11,6 +12,7 @@ from remediator.config.loader import load_config
 from remediator.runtime.daemon import Daemon
 from remediator.runtime.executors import DeferredExecutor
 from remediator.sandbox import Sandbox
+from remediator.store import Ledger
 
 AK, SK = "HARNESS-AK", "harness-sk"  # sandbox test keys, not secrets
 ORDERS, PAYMENTS, ANALYTICS = "1484848", "1484849", "1484850"
@@ -31,10 +33,22 @@ CMAK_RULE = """
 class Harness:
     """A daemon without its scheduler: `step()` probes every target once and lets time pass."""
 
-    def __init__(self, tmp: Path, sb: Sandbox, clock: FakeClock, rules: str, **kw: str) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        sb: Sandbox,
+        clock: FakeClock,
+        rules: str,
+        *,
+        ledger: Callable[[], Ledger] | None = None,
+        **kw: str,
+    ) -> None:
         self.sb, self.clock, self.tmp = sb, clock, tmp
         self.rules = rules
-        self.extra = kw  # guardrails=..., server=..., cluster_health=... YAML fragments
+        self.ledger = ledger  # opens the ledger (default: the configured SQLite file)
+        # guardrails=..., server=..., state=..., cluster_health=..., notify=... YAML fragments;
+        # top=... more sections
+        self.extra = kw
         self.executor = DeferredExecutor()
         self.daemon = self._build()
 
@@ -63,10 +77,12 @@ ncp:
   secret_key: {{env: SK}}
   timeout: 1s
 server: {{{self.extra.get("server", 'listen: "127.0.0.1:0"')}}}
-state: {{path: "{self.tmp / "state.db"}"}}
+state: {{{self.extra.get("state", f'path: "{self.tmp / "state.db"}"')}}}
 guardrails: {self.extra.get("guardrails", "{}")}
 targets:{targets}
 rules: [rules/*.yaml]
+notify: {self.extra.get("notify", "[]")}
+{self.extra.get("top", "")}
 """
         )
         config = load_config(self.tmp / "remediator.yaml")
@@ -76,6 +92,7 @@ rules: [rules/*.yaml]
             registry=CollectorRegistry(),
             environ={"AK": AK, "SK": SK},
             executor=self.executor,
+            ledger=None if self.ledger is None else self.ledger(),
         )
         daemon.prepare()
         return daemon
@@ -94,6 +111,7 @@ rules: [rules/*.yaml]
             self.daemon.cluster_looks.look_and_feed(look)
             self.executor.drain()
         self.daemon.tick()
+        self.daemon.check_ledger()
         self.executor.drain()
         self.clock.advance(seconds)
 

@@ -59,6 +59,10 @@ class Postgres:
             "UTF8",
             "--locale=C",
         )
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again, after `halt`)."""
         self._run(
             "pg_ctl",
             "-D",
@@ -72,6 +76,10 @@ class Postgres:
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=on",
             "start",
         )
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data (as a database that goes down for a while)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def _run(self, tool: str, *args: str) -> None:
         argv = [str(self.bindir / tool), *args]

@@ -242,7 +242,7 @@ CASES: dict[str, tuple[str, str, str]] = {
         replace(RULES, "    action: restart_cmak\n", "    action: restart_cmak\n    acton: x\n"),
         "rules/cmak.yaml:7: rules[0].acton: unknown key (expected one of: name, targets, "
         "trigger, action, actions, fallback_action, max_blast_radius, cooldown, budget, verify, "
-        "mode)",
+        "mode, approval_timeout)",
     ),
     "duplicate key": (
         replace(MAIN, "  region: KR\n", "  region: KR\n  region: SGN\n"),
@@ -487,18 +487,22 @@ def test_examples_load_and_convert() -> None:
     assert isinstance(config, Config)
     assert [t.name for t in config.targets] == ["orders", "payments"]
     assert [r.name for r in config.rules] == [
+        "broker-unhealthy",
         "cmak-unhealthy",
         "cmak-down-alert",
-        "kafka-ui-unhealthy",
     ]
     assert config.warnings == ()
+    assert [t.cluster_health is not None for t in config.targets] == [True, True]
     policy = config.policy()
-    cmak = policy.rules[0]
+    brokers, cmak, alert = policy.rules
+    assert brokers.trigger == core.ProbeTrigger(2, 3, check="cluster")
+    assert brokers.steps == ("restart_kafka_node", "rolling_restart")
+    assert (brokers.cooldown, brokers.budget.max, brokers.verify.timeout) == (1800.0, 4, 1200.0)
     assert cmak.trigger == core.ProbeTrigger(3, 3)
-    assert (cmak.action, cmak.fallback_action) == ("restart_cmak", "restart_all_services")
+    assert (cmak.action, cmak.fallback_action) == ("restart_cmak", None)
     assert (cmak.cooldown, cmak.budget.max, cmak.budget.per) == (900.0, 3, 21600.0)
-    assert policy.rules[1].trigger == core.AlertTrigger("CMAKDown", corroborate=True)
-    assert policy.rules_for("payments")[0].action == "restart_all_services"
+    assert alert.trigger == core.AlertTrigger("CMAKDown", corroborate=True)
+    assert [r.name for r in policy.rules_for("payments")] == ["broker-unhealthy"]
 
 
 def test_check_examples_ok(
@@ -510,12 +514,11 @@ def test_check_examples_ok(
     out, err = capsys.readouterr()
     assert out.splitlines() == [
         "OK: 2 targets, 3 rules",
-        "cmak-unhealthy: restart_cmak (tool; withdrawn by NCP) → "
-        "restart_all_services (cluster: every broker and ZooKeeper restart at once)",
-        "cmak-down-alert: restart_cmak (tool; withdrawn by NCP) → "
-        "restart_all_services (cluster: every broker and ZooKeeper restart at once)",
-        "kafka-ui-unhealthy: restart_all_services "
-        "(cluster: every broker and ZooKeeper restart at once)",
+        "broker-unhealthy: restart_kafka_node (node: Kafka restarts on the broker nodes that are "
+        "not green, never a green one) → rolling_restart (rolling: brokers restart one at a "
+        "time, after NCP's pre-check)",
+        "cmak-unhealthy: restart_cmak (tool; withdrawn by NCP)",
+        "cmak-down-alert: restart_cmak (tool; withdrawn by NCP)",
     ]
     assert err == ""
 
@@ -537,7 +540,7 @@ def test_check_reports_unreadable_secrets(
     assert [line.split(": ")[0:2] for line in lines[1:]] == [
         ["examples/remediator.yaml:19", "ncp.secret_key"],
         ["examples/remediator.yaml:24", "server.webhook_token"],
-        ["examples/remediator.yaml:43", "targets[0].health.basic_auth.password"],
+        ["examples/remediator.yaml:49", "targets[0].health.basic_auth.password"],
     ]
     assert main(["check", "-c", "examples/remediator.yaml", "--no-secrets"]) == 0
 

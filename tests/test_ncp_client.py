@@ -343,7 +343,7 @@ def test_withdrawn_restart_cmak_explains_the_withdrawal(
     assert (exc.status, exc.error_code, exc.sent) == (404, "300", "not_sent")
     text = str(exc)
     assert "NCP withdrew restartCMAKService on 2026-09-17" in text
-    assert "restart_all_services replaces it" in text
+    assert "no operation restarts the manager tool alone now" in text
     assert len(fake_sandbox.action_calls(ORDERS)) == 1
 
     fake_sandbox.set_cmak_restart(ORDERS, "available")

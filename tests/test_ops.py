@@ -77,7 +77,7 @@ def test_without_a_daemon_commands_work_on_the_ledger(
     assert len(box.action_calls()) == 1
     assert main(["status", *c]) == 0
     table = capsys.readouterr().out
-    assert "from the ledger" in table and "restart_cmak on orders (manual, enforce)" in table
+    assert "from the ledger" in table and "restart_cmak (tool) on orders (manual, enforce)" in table
     ledger = SqliteLedger(cfg.parent / "state.db")
     assert [a.record.rule for a in ledger.recent_actions(5)] == ["manual"]
 
@@ -132,9 +132,10 @@ def test_bad_requests_are_clear(
     offline: tuple[Path, Sandbox], capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg, _box = offline
-    assert main(["pause", "nope", "--for", "1h", "--reason", "x", "-c", str(cfg)]) == 1
+    # Bad usage is exit 2 (SPEC section 4), before anything is done.
+    assert main(["pause", "nope", "--for", "1h", "--reason", "x", "-c", str(cfg)]) == 2
     assert "unknown target 'nope'" in capsys.readouterr().err
-    assert main(["pause", "orders", "--for", "soon", "--reason", "x", "-c", str(cfg)]) == 1
+    assert main(["pause", "orders", "--for", "soon", "--reason", "x", "-c", str(cfg)]) == 2
     with pytest.raises(SystemExit) as exc:
         main(["pause", "orders", "--reason", "x", "-c", str(cfg)])
     assert exc.value.code == 2
@@ -193,3 +194,71 @@ def test_a_running_daemon_refuses_a_wrong_or_missing_admin_token(
     )
     assert main(["pause", "orders", "--for", "1h", "--reason", "x", *cfg]) == 1
     assert "needs server.admin_token" in capsys.readouterr().err
+
+
+BROKER_LADDER = """
+  - name: broker-ladder
+    targets: ["orders"]
+    trigger: {probe: {failures: 2, of: 2, check: cluster}}
+    actions: [restart_kafka_node, rolling_restart]
+    cooldown: 30m
+    verify: {grace: 10s, successes: 2, timeout: 2m}
+"""
+
+
+def test_status_says_how_far_each_rule_and_the_action_in_flight_reach(
+    tmp_path: Path, fake_clock: FakeClock, env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    box = Sandbox(access_key=AK, secret_key=SK, clock=fake_clock, restart_delay=20.0).start()
+    h = Harness(
+        tmp_path,
+        box,
+        fake_clock,
+        CMAK_RULE + BROKER_LADDER,
+        server=f'listen: "127.0.0.1:{free_port()}"',
+        cluster_health="15s",
+    )
+    h.daemon.http.start()
+    try:
+        # A broker the node restart cannot heal: the ladder goes on to its second step.
+        box.break_broker(ORDERS, "orders-broker-002", "yellow", persistent=True)
+        for _ in range(40):
+            if [c.operation for c in box.action_calls(ORDERS)][-1:] == ["rollingRestart"]:
+                break
+            h.step()
+        assert main(["status", "-c", str(tmp_path / "remediator.yaml")]) == 0
+        table = capsys.readouterr().out.splitlines()
+    finally:
+        h.daemon.http.close()
+        h.daemon.ledger.close()
+        box.stop()
+    words = [line.split() for line in table]
+    orders = next(w for w in words if w[:2] == ["orders", ORDERS])
+    assert " ".join(orders[3:]) == (
+        "- rolling_restart (rolling; step 2 of 2; verifying) by broker-ladder"
+    )
+    assert next(w for w in words if w[:1] == ["RULE"])[:5] == [
+        "RULE",
+        "TARGET",
+        "MODE",
+        "PHASE",
+        "WORST",
+    ]
+    rows = {(w[0], w[1]): w[2:5] for w in words if w[:1] in (["cmak-unhealthy"], ["broker-ladder"])}
+    assert rows == {
+        ("cmak-unhealthy", "orders"): ["enforce", "healthy", "cluster"],
+        ("cmak-unhealthy", "analytics"): ["enforce", "healthy", "cluster"],
+        ("broker-ladder", "orders"): ["enforce", "verifying", "rolling"],
+    }
+    may_send = table[table.index(next(line for line in table if line.startswith("what each"))) :]
+    assert may_send[1:3] == [
+        "  cmak-unhealthy: restart_cmak (tool) → restart_all_services (cluster); "
+        "worst case cluster, max_blast_radius cluster",
+        "  broker-ladder: restart_kafka_node (node) → rolling_restart (rolling); "
+        "worst case rolling, max_blast_radius rolling",
+    ]
+    recent = [line for line in table if line.startswith("  #")]
+    assert [line.split(" on orders ")[0].split(maxsplit=2)[2] for line in recent] == [
+        "rolling_restart (rolling)",
+        "restart_kafka_node (node)",
+    ]

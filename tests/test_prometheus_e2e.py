@@ -24,6 +24,7 @@ import pytest
 import requests
 import yaml
 from prometheus_client import CollectorRegistry
+from pytest_httpserver import HTTPServer
 
 from remediator.http.intake import PATH as WEBHOOK_PATH
 from remediator.metrics import Metrics
@@ -79,6 +80,15 @@ PANELS_WITH_DATA = {
     "Config reload",
     "Active or standby",  # 0 (active) from start-up
     "Build info",
+    "Actions by blast radius",  # the restart_cmak the incident sent: tool
+    "Decisions by blast radius",  # the decision to send it: tool, acted
+    "Notifications by sink and result",
+    "Notifications given up",  # declared at 0 from start-up
+    "Notifications waiting",
+    "Pending approvals",  # 0 for every target from start-up
+    "Silence checks by result",  # 0 from start-up, with or without Alertmanager
+    "Ledger writable",  # 1 from start-up
+    "Ledger write failures",  # counters declared at 0 from start-up
 }
 
 # Every alert stays quiet after a healthy incident; its witness shows that the series it
@@ -95,6 +105,10 @@ ALERT_WITNESSES = {
     "RemediatorConfigReloadFailed": "remediator_config_last_reload_success == 1",
     "RemediatorWebhookRejectionsRising": 'remediator_webhook_requests_total{code="401"}',
     "RemediatorNoActiveDaemon": "remediator_standby == 0",
+    "RemediatorNotificationsFailing": 'remediator_notifications_total{result="sent"} > 0',
+    "RemediatorNotificationsWaiting": "remediator_notifications_pending == 0",
+    "RemediatorApprovalWaiting": "remediator_approvals_pending == 0",
+    "RemediatorLedgerUnwritable": "remediator_ledger_writable == 1",
 }
 
 
@@ -354,6 +368,8 @@ targets:
     cluster_no: "{PAYMENTS}"
     health: {{kind: kafka_ui, url: "{sb.tool_url(PAYMENTS)}", interval: 1s, timeout: 1s}}
 rules: [rules/*.yaml]
+notify:
+  - {{name: audit, kind: webhook, url: {{env: AUDIT_URL}}}}
 """
     )
     return config
@@ -375,7 +391,7 @@ def webhook_payload() -> dict[str, Any]:
 class Stack:
     """The sandbox, `remediator run` and Prometheus scraping it."""
 
-    def __init__(self, tmp: Path, sb: Sandbox) -> None:
+    def __init__(self, tmp: Path, sb: Sandbox, hook: str) -> None:
         self.sb = sb
         self.port = free_port()
         self.instance = f"127.0.0.1:{self.port}"
@@ -384,7 +400,7 @@ class Stack:
         self.daemon = Process(
             [sys.executable, "-m", "remediator", "run", "-c", str(config)],
             tmp / "daemon.log",
-            clean_env(AK=AK, SK=SK, HOOK=TOKEN),
+            clean_env(AK=AK, SK=SK, HOOK=TOKEN, AUDIT_URL=hook),
         )
         self.session = http()
 
@@ -414,15 +430,17 @@ class Stack:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+def stack(tmp_path: Path, httpserver: HTTPServer) -> Iterator[Stack]:
     require_binary("prometheus")
+    # A webhook sink that takes every notification (acted, recovered, ...).
+    httpserver.expect_request("/audit", method="POST").respond_with_data("ok")
     with Sandbox(access_key=AK, secret_key=SK, restart_delay=1.0) as sb:
         sb.set_cmak_restart(ORDERS, "available")
         sb.break_tool(ORDERS, "down")
         # two signed reads answered 503: the single-attempt readiness check may take one, and
         # the look before acting retries (remediator_ncp_retries_total), then all is fine
         sb.inject_error(503, "500", count=2, operation="getClusterStatus")
-        s = Stack(tmp_path, sb)
+        s = Stack(tmp_path, sb, httpserver.url_for("/audit"))
         try:
             yield s
         finally:
@@ -492,6 +510,20 @@ def test_prometheus_evaluates_every_dashboard_query_and_alert_on_a_live_incident
         what="data in every panel",
         detail=lambda: "no data for:\n" + "\n".join(empty()) + "\n" + stack.daemon.output(),
     )
+
+    # The blast-radius panels join each action to its blast radius: the incident's restart_cmak
+    # shows as `tool`, and decisions count from 0 for every blast radius and outcome.
+    by_panel = dict(queries)
+    joined = prom.query(by_panel["Actions by blast radius / A"])
+    assert [(s["metric"]["blast_radius"], s["metric"]["result"]) for s in joined] == [
+        ("tool", "success")
+    ]
+    joined = prom.query(by_panel["Decisions by blast radius / A"])
+    assert {(s["metric"]["blast_radius"], s["metric"]["outcome"]) for s in joined} == {
+        (radius, outcome)
+        for radius in ("tool", "node", "rolling", "cluster")
+        for outcome in ("acted", "suppressed", "shadow")
+    }
 
     # Grafana's label_values(SELECTOR, LABEL) is the label values API with match[].
     for name, want in (("instance", {stack.instance}), ("target", {"orders", "payments"})):

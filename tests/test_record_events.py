@@ -20,6 +20,7 @@ from remediator.core.decisions import Decision, Output
 from remediator.core.events import (
     ActionOutcome,
     AlertEvent,
+    ApprovalAnswer,
     Event,
     ManualRestart,
     Pause,
@@ -59,6 +60,7 @@ def test_every_event_type_is_written_as_its_own_kind_and_reads_back() -> None:
         Pause(None, T0 + 60, "freeze", T0),
         Resume("orders", T0, reset_breaker=True),
         ManualRestart("orders", "restart_kafka", "ticket 42", T0, True, True, True),
+        ApprovalAnswer("1a2b3c4d", False, "bob@ops", "not during the sale", T0),
     ]
     assert {type(e) for e in samples} == set(get_args(Event))
     assert sorted(kind_of(e) for e in samples) == sorted(KINDS)
@@ -121,7 +123,7 @@ rules: [rules/*.yaml]
     )
     d.prepare()
     d.http.start()
-    d.scheduler.start(paused=True)  # no jobs: started only so that stop() runs as in production
+    d.scheduler.start()  # no jobs: started only so that stop() runs as in production
     yield d
     d.stop()
     box.stop()

@@ -227,8 +227,11 @@ def test_manual_restart_says_what_it_sends_and_falls_back_only_when_allowed(
         assert "would send restart_cmak (tool; withdrawn by NCP)" in out
         assert "--allow-fallback would fall back to restart_all_services (cluster" in out
         assert real.action_calls(ORDERS) == []
-        main(["restart", "orders", "-c", config, "--reason", "ui stuck"])
-        assert "will send restart_cmak" in capsys.readouterr().out
+        code = main(["restart", "orders", "-c", config, "--reason", "ui stuck"])
+        out = capsys.readouterr().out
+        assert "will send restart_cmak" in out
+        assert "ended not_recovered: restart_cmak failed" in out  # refused: said, exit 1
+        assert code == 1
         assert [c.operation for c in real.action_calls(ORDERS)] == ["restartCMAKService"]
         assert not any(c.applied for c in real.action_calls(ORDERS))  # nothing wider sent
         fallback = ["--force", "--allow-fallback"]

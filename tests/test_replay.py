@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 import pytest
 from hypothesis import given, settings
@@ -46,6 +48,7 @@ from remediator.core.rules import (
     TargetRef,
     Verify,
 )
+from remediator.runtime.runner import Runner
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "examples" / "remediator.yaml"
@@ -284,23 +287,39 @@ class RecordingDriver:
     quiet_ticks_left_out: bool = False
     recording: list[str] = field(default_factory=list)
     live: list[Output] = field(default_factory=list)
-    waiting: list[tuple[int, Output]] = field(default_factory=list)
+    waiting: list[tuple[int, Callable[[], None]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # The daemon's runner, with an "executor" that runs each answer some steps later.
+        self.runner = Runner(
+            self._step, check_first=self.answer, act=self.answer, submit=self._later
+        )
 
     def feed(self, event: Event) -> None:
+        self.runner.feed(event)
+
+    def _step(self, event: Event) -> list[Output]:
         outputs = self.engine.handle(event, self.now)
         if outputs or not (self.quiet_ticks_left_out and isinstance(event, Tick)):
             self.recording.append(event_to_json(event, self.now))  # the daemon's recorder hook
-        for out in outputs:
-            self.live.append(out)
-            if isinstance(out, CheckFirst | Act):
-                delay = self.delays[len(self.waiting) % len(self.delays)]
-                self.waiting.append((self.step + delay, out))
+        self.live.extend(outputs)
+        return outputs
+
+    def _later(self, work: Callable[[], None]) -> None:
+        delay = self.delays[len(self.waiting) % len(self.delays)]
+        self.waiting.append((self.step + delay, work))
 
     def healthy(self, target: str) -> bool:
         orders, payments = self.health[self.step % len(self.health)]
         return orders if target == "orders" else payments
 
-    def answer(self, out: Output) -> Event:
+    @overload
+    def answer(self, out: CheckFirst) -> PreflightResult: ...
+
+    @overload
+    def answer(self, out: Act) -> ActionOutcome: ...
+
+    def answer(self, out: CheckFirst | Act) -> PreflightResult | ActionOutcome:
         if isinstance(out, CheckFirst):
             ok = self.healthy(out.target)
             fresh = ProbeResult(out.target, ok, "ok" if ok else "status 503", self.now, 0.25)
@@ -308,7 +327,6 @@ class RecordingDriver:
             return PreflightResult(
                 out.rule, out.target, out.token, self.now, fresh if out.probe else None, busy, "x"
             )
-        assert isinstance(out, Act)
         result = self.results[self.acts % len(self.results)]
         self.acts += 1
         return ActionOutcome(out.rule, out.target, out.action, result, self.now, "d")  # type: ignore[arg-type]
@@ -316,8 +334,8 @@ class RecordingDriver:
     def release(self, everything: bool = False) -> None:
         while due := [w for w in self.waiting if everything or w[0] <= self.step]:
             self.waiting = [w for w in self.waiting if w not in due]
-            for _, out in due:
-                self.feed(self.answer(out))
+            for _, work in due:
+                work()
 
     def run(self, steps: int, jitter: float, alerts: list[int]) -> None:
         for self.step in range(steps):
@@ -478,7 +496,7 @@ def test_main_explains_the_shipped_incident(capsys: pytest.CaptureFixture[str]) 
     assert lines[1].endswith("→ restart_cmak on orders (cluster 1484848; blast radius tool)")
     assert "suppressed (in_progress)" in lines[2]
     assert "recovered after restart_cmak" in lines[3]
-    assert "suppressed (cooldown): cooldown: 615s left of 900s" in lines[4]
+    assert "suppressed (cooldown): cooldown: 10m15s left of 15m" in lines[4]
     assert lines[5] == (
         "64 events (answers synthesized), 3 decisions: 1 acted, 2 suppressed "
         "(1 cooldown, 1 in_progress); 1 action sent; 1 recovered, 0 not recovered; "
@@ -526,11 +544,19 @@ def test_main_warns_of_unconfigured_targets(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     events = tmp_path / "events.jsonl"
-    events.write_text(json.dumps(probe(T0, False, "ordres")) + "\n")
+    lines = [probe(T0 + i, False, "ordres") for i in range(64)] + [probe(T0 + 64, True)]
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert main(CONFIG, events) == 0
     out = capsys.readouterr()
-    assert f"{events}:1: warning: no target 'ordres' is configured" in out.err
-    assert out.out.startswith("1 event (answers synthesized), 0 decisions")
+    warnings = out.err.splitlines()
+    assert len(warnings) == 1, "one warning per unconfigured target, not per event"
+    assert warnings[0].startswith(f"{events}:1: warning: no target 'ordres' is configured")
+    assert "(64 events name it; they decide nothing)" in warnings[0]
+    assert out.out.startswith("65 events (answers synthesized), 0 decisions")
+    # None of the events names a configured target: the wrong configuration, exit 2.
+    events.write_text(json.dumps(probe(T0, False, "ordres")) + "\n")
+    assert main(CONFIG, events) == 2
+    assert "no event names a target of" in capsys.readouterr().err
 
 
 RECORDED = ROOT / "examples" / "incident-recorded.jsonl"
@@ -547,6 +573,7 @@ def test_the_shipped_recording_replays_to_the_decisions_the_live_daemon_logged()
         ("cmak-unhealthy", "orders", "acted", "probe"),
         ("cmak-down-alert", "orders", "suppressed", "duplicate"),
         ("cmak-unhealthy", "orders", "suppressed", "cooldown"),
+        ("broker-unhealthy", "orders", "acted", "probe"),
     ]
     entries = [(entry, now) for _, entry, now in read_events(RECORDED)]
     assert mode_of(entries) == "strict"
@@ -556,4 +583,4 @@ def test_the_shipped_recording_replays_to_the_decisions_the_live_daemon_logged()
     replayed = [(d.rule, d.target, d.outcome, d.reason) for d in outputs if isinstance(d, Decision)]
     assert replayed == logged
     acts = [(a.action, a.fallback_of) for a in outputs if isinstance(a, Act)]
-    assert acts == [("restart_cmak", None), ("restart_all_services", "restart_cmak")]
+    assert acts == [("restart_cmak", None), ("restart_kafka_node", None)]

@@ -15,7 +15,7 @@ import pytest
 
 from remediator.core.events import AlertEvent
 from remediator.core.state import PauseRecord
-from remediator.errors import LedgerBusy
+from remediator.errors import LedgerBusy, LedgerError
 from remediator.store.postgres import PostgresLedger
 from remediator.store.receipts import KNOWN_EPISODES, RESEND_WINDOW
 from remediator.store.sql import SqlLedger
@@ -314,7 +314,7 @@ def test_a_lost_postgresql_connection_fails_a_write_then_comes_back(postgres: Po
         )
     # The write in flight learns it (the action it guards is not sent); the next one reconnects
     # and takes the ledger again.
-    with pytest.raises(psycopg.OperationalError):
+    with pytest.raises(LedgerError):  # psycopg.OperationalError, as the ledger says it
         intent(ledger, T0)
     assert intent(ledger, T0 + 1) > 0
     assert [r.intent_at for r in ledger.unfinished_actions()] == [T0 + 1]

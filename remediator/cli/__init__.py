@@ -7,12 +7,13 @@ so that `remediator --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from remediator import __version__
-from remediator.cli import check, explain, operator, rehearse, run
-from remediator.cli.common import EXIT_USAGE, Handler
+from remediator.cli import approvals, check, discover, explain, history, operator, rehearse, run
+from remediator.cli.common import EXIT_OK, EXIT_USAGE, Handler
 
 __all__ = ["build_parser", "main"]
 
@@ -29,8 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_parser(sub)
     run.add_parser(sub)
     operator.add_parsers(sub)
+    approvals.add_parsers(sub)
     explain.add_parser(sub)
+    history.add_parser(sub)
     rehearse.add_parsers(sub)
+    discover.add_parser(sub)
     return parser
 
 
@@ -42,4 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    return handler(args)
+    try:
+        return handler(args)
+    except BrokenPipeError:
+        # The reader stopped reading (`remediator explain ... | head -1`): nothing failed
+        # here. stdout goes to /dev/null so that the interpreter's last flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from remediator.cli.common import EXIT_OK, EXIT_USAGE, Subparsers, add_config_argument, load
+from remediator.config.notifymodel import NOTIFY_EVENTS
 from remediator.core.rules import Rule, action_summary
 
 
@@ -47,9 +48,15 @@ def check(args: argparse.Namespace) -> int:
     print(f"OK: {len(config.targets)} targets, {len(config.rules)} rules")
     for rule in config.policy().rules:
         print(worst_case_line(rule))
+    for sink in config.notify:
+        events = "every event" if set(sink.events) == set(NOTIFY_EVENTS) else ", ".join(sink.events)
+        print(f"notify {sink.name} ({sink.kind}, targets {', '.join(sink.targets)}): {events}")
     return EXIT_OK
 
 
 def worst_case_line(rule: Rule) -> str:
     """What `rule` may do at worst (SPEC section 9): every action it may send, in order."""
-    return f"{rule.name}: " + " → ".join(action_summary(a) for a in rule.remedies)
+    line = f"{rule.name}: " + " → ".join(action_summary(a) for a in rule.remedies)
+    if rule.mode == "approve":
+        line += "; each step waits for a human's approval (mode approve)"
+    return line

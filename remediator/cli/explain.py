@@ -37,6 +37,8 @@ from remediator.config.loader import load_config
 from remediator.core.decisions import (
     SUPPRESSION_REASONS,
     Act,
+    ApprovalRequested,
+    ApprovalSettled,
     BreakerChanged,
     CheckFirst,
     Decision,
@@ -48,6 +50,7 @@ from remediator.core.engine import Engine
 from remediator.core.events import (
     ActionOutcome,
     AlertEvent,
+    ApprovalAnswer,
     Event,
     ManualRestart,
     Pause,
@@ -141,6 +144,7 @@ def _strict(
                 | Pause()
                 | Resume()
                 | ManualRestart()
+                | ApprovalAnswer()
             ):
                 pass
             case _:
@@ -151,7 +155,14 @@ def _strict(
                     asked[o.token] = (o.rule, o.target)
                 case Act():
                     sent[(o.rule, o.target, o.action)] += 1
-                case Decision() | Remediated() | Escalated() | BreakerChanged():
+                case (
+                    Decision()
+                    | Remediated()
+                    | Escalated()
+                    | BreakerChanged()
+                    | ApprovalRequested()
+                    | ApprovalSettled()
+                ):
                     pass
                 case _:
                     assert_never(o)
@@ -230,7 +241,7 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
-def format_output(now: float, output: Output, start: float, *, verbose: bool = False) -> str | None:
+def format_output(now: float, output: Output, start: float, *, verbose: bool = False) -> str | None:  # noqa: PLR0912 - one arm per output type: an exhaustive match
     """One line for `output` at `now` (`start`: the first event's time); None for a hidden one."""
     who = f"{output.rule} on {output.target}"
     match output:
@@ -256,6 +267,14 @@ def format_output(now: float, output: Output, start: float, *, verbose: bool = F
             )
         case BreakerChanged():
             text = f"{who}: breaker {'opened' if output.open else 'closed'}: {output.detail}"
+        case ApprovalRequested():
+            text = (
+                f"  ? approval {output.id} asked for {output.action} on {output.target} (blast "
+                f"radius {output.blast_radius}), until {rfc3339(output.expires_at)}"
+            )
+        case ApprovalSettled():
+            by = f" by {output.by}" if output.by else ""
+            text = f"{who}: approval {output.id} {output.resolution}{by}: {output.reason}"
         case CheckFirst():
             if not verbose:
                 return None
@@ -281,6 +300,10 @@ def output_kind(output: Output) -> str:
             return "escalated"
         case BreakerChanged():
             return "breaker"
+        case ApprovalRequested():
+            return "approval_requested"
+        case ApprovalSettled():
+            return "approval_settled"
         case _:
             assert_never(output)
 
@@ -293,7 +316,7 @@ def output_to_json(now: float, output: Output, start: float) -> str:
         "type": output_kind(output),
     }
     body.update((f.name, getattr(output, f.name)) for f in fields(output))
-    if isinstance(output, Decision | Act):
+    if isinstance(output, Decision | Act | ApprovalRequested):
         body["blast_radius"] = output.blast_radius
     return json.dumps(body)
 
@@ -309,6 +332,8 @@ def summarize(events: int, mode: Mode, outputs: Sequence[Output]) -> str:
         parts[-1] += f" ({', '.join(f'{reasons[r]} {r}' for r in ordered)})"
     if outcomes["shadow"]:
         parts.append(f"{outcomes['shadow']} shadow")
+    if outcomes["awaiting_approval"]:
+        parts.append(f"{outcomes['awaiting_approval']} awaiting approval")
     acts = sum(1 for o in outputs if isinstance(o, Act))
     ends = Counter(o.outcome for o in outputs if isinstance(o, Remediated))
     opened = sum(1 for o in outputs if isinstance(o, BreakerChanged) and o.open)
@@ -327,7 +352,7 @@ def _n(count: int, noun: str) -> str:
 # -- the command ----------------------------------------------------------------------------
 
 
-def main(
+def main(  # noqa: PLR0912 - each way the replay can end, with its exit code
     config_path: str | Path, events_path: str | Path, verbose: bool = False, as_json: bool = False
 ) -> int:
     """`remediator explain`: replay `events_path` through the rules of `config_path`; exit code."""
@@ -350,13 +375,28 @@ def main(
         print(f"remediator: cannot read the events {events_path}: {why}", file=sys.stderr)
         return 2
     known = {t.name for t in policy.targets}
+    unknown: dict[str, list[int]] = {}  # target -> the lines that name it
+    named = 0
     for number, entry, _ in lines:
         target = getattr(entry, "target", None)
-        if target is not None and target not in known:
-            print(
-                f"{events_path}:{number}: warning: no target {target!r} is configured",
-                file=sys.stderr,
-            )
+        if target is None:
+            continue
+        named += 1
+        if target not in known:
+            unknown.setdefault(target, []).append(number)
+    for target, numbers in unknown.items():
+        print(
+            f"{events_path}:{numbers[0]}: warning: no target {target!r} is configured in "
+            f"{config_path} ({_n(len(numbers), 'event')} name it; they decide nothing)",
+            file=sys.stderr,
+        )
+    if named and sum(len(n) for n in unknown.values()) == named:
+        print(
+            f"remediator explain: no event names a target of {config_path}: is it the "
+            "configuration these events were recorded with?",
+            file=sys.stderr,
+        )
+        return 2
     entries = [(entry, now) for _, entry, now in lines]
     mode = mode_of(entries)
     notes: list[tuple[int, str]] = []

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from remediator import logs
 from remediator.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Subparsers, add_config_argument
+from remediator.cli.statustable import render_status
 from remediator.config.loader import Config, load_config, resolve_secrets
 from remediator.config.model import DEFAULT_STATE_PATH
 from remediator.errors import ConfigError, RemediatorError
-from remediator.timetext import iso, parse_duration
+from remediator.timetext import parse_duration
 
 if TYPE_CHECKING:
     from remediator.runtime.wiring import Parts
@@ -58,6 +59,14 @@ class DaemonApi:
         data: dict[str, Any] = resp.json()
         return data
 
+    def get_list(self, path: str) -> list[dict[str, Any]]:
+        resp = self.session.get(self.base + path, timeout=10)
+        if resp.status_code == 400:
+            raise ValueError(resp.json().get("error", "bad request"))
+        resp.raise_for_status()
+        data: list[dict[str, Any]] = resp.json()
+        return data
+
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if self.token is None:
             raise RemediatorError(
@@ -92,6 +101,11 @@ def operate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     # Status is a read: keep the ledger's restore notes out of it. Mutations say what they do.
     logs.setup("ERROR" if args.command == "status" else "WARNING", sys.stderr, json_lines=False)
+    if args.command != "status":
+        misuse = _misuse(args, config)
+        if misuse is not None:
+            print(f"remediator {args.command}: {misuse}", file=sys.stderr)
+            return EXIT_USAGE
     token = secrets.admin_token.reveal() if secrets.admin_token else None
     daemon = DaemonApi(config, token)
     try:
@@ -104,6 +118,26 @@ def operate(args: argparse.Namespace) -> int:
     except requests.RequestException as exc:
         print(f"remediator {args.command}: the daemon did not answer: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+# The longest pause: a maintenance window, not a way to switch remediation off for good.
+MAX_PAUSE = 366 * 86400
+
+
+def _misuse(args: argparse.Namespace, config: Config) -> str | None:
+    """What is wrong with the command line itself (exit 2), before anything is done."""
+    target = getattr(args, "target", None)
+    if target is not None and config.target(target) is None:
+        known = ", ".join(t.name for t in config.targets) or "none"
+        return f"unknown target {target!r} (configured: {known})"
+    if args.command == "pause":
+        try:
+            seconds = parse_duration(args.duration)
+        except ValueError as exc:
+            return f"--for: {exc}"
+        if not 1 <= seconds <= MAX_PAUSE:
+            return "--for: a pause lasts from 1s to 366d"
+    return None
 
 
 def _offline(config: Config, *, exclusive: bool = True) -> Parts:
@@ -157,6 +191,8 @@ def _status(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
 
 
 def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
+    from remediator.runtime.history import cli_actor, os_user
+
     target = None if getattr(args, "all", False) else args.target
     if args.command == "pause":
         body: dict[str, Any] = {
@@ -166,7 +202,7 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
         }
         path = "/api/v1/pause"
     elif args.command == "resume":
-        body = {"target": target, "reset_breaker": args.reset_breaker}
+        body = {"target": target, "reset_breaker": args.reset_breaker, "reason": args.reason}
         path = "/api/v1/resume"
     else:
         body = {
@@ -181,16 +217,19 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
         path = "/api/v1/restart"
         print(_plan(args, config))
     if daemon.running():
-        result = daemon.post(path, body)
+        result = daemon.post(path, {**body, "actor": os_user()})
         via = "the running daemon"
     else:
         local = _offline(config)
+        who = cli_actor()
         try:
             op = local.operator
             if args.command == "pause":
-                result = op.pause(body["target"], body["seconds"], body["reason"])
+                result = op.pause(body["target"], body["seconds"], body["reason"], actor=who)
             elif args.command == "resume":
-                result = op.resume(body["target"], body["reset_breaker"])
+                result = op.resume(
+                    body["target"], body["reset_breaker"], reason=body["reason"], actor=who
+                )
             else:
                 result = op.restart(
                     body["target"],
@@ -200,8 +239,9 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
                     reset_breaker=body["reset_breaker"],
                     dry_run=body["dry_run"],
                     allow_fallback=body["allow_fallback"],
+                    actor=who,
                 )
-                if result.get("outcome") == "acted":
+                if result.get("outcome") == "acted" and "remediation" not in result:
                     result["note"] = "sent; the daemon verifies the recovery when it next runs"
         finally:
             local.close()
@@ -209,6 +249,8 @@ def _mutate(args: argparse.Namespace, config: Config, daemon: DaemonApi) -> int:
     print(render_result(args.command, result, via))
     if args.command == "restart" and result.get("outcome") not in ("acted", "shadow"):
         return EXIT_FAILURE
+    if args.command == "restart" and result.get("remediation") == "not_recovered":
+        return EXIT_FAILURE  # sent, and refused or failed at once
     return EXIT_OK
 
 
@@ -232,74 +274,22 @@ def render_result(command: str, r: dict[str, Any], via: str) -> str:
         return f"paused {r['paused']} until {r['until']} ({r['reason']}), via {via}"
     if command == "resume":
         closed = ", ".join(r["breakers_closed"]) or "none"
-        return f"resumed {r['resumed']} (breakers closed: {closed}), via {via}"
+        who = "every target" if r["resumed"] == "*" else r["resumed"]
+        if not r.get("was_paused", True):
+            nothing = "nothing was paused" if r["resumed"] == "*" else f"{who} was not paused"
+            return f"{nothing}: nothing to resume (breakers closed: {closed}), via {via}"
+        return f"resumed {who} (breakers closed: {closed}), via {via}"
     line = f"{r['outcome']}"
     if r.get("reason") and r["outcome"] == "suppressed":
         line += f" ({r['reason']})"
     line += f": {r['action']} on {r['target']}, via {via}"
     if r.get("detail"):
         line += f"\n  {r['detail']}"
+    if r.get("remediation"):
+        line += f"\n  ended {r['remediation']}: {r.get('remediation_detail', '')}"
     if r.get("note"):
         line += f"\n  {r['note']}"
     return line
-
-
-def render_status(data: dict[str, Any]) -> str:
-    """The status as readable tables."""
-    lines = [f"remediator status at {iso(data['at'])} — from the {data.get('source', '')}", ""]
-    rows: list[tuple[str, ...]] = [("TARGET", "CLUSTER", "HEALTH", "PAUSED", "IN FLIGHT")]
-    for t in data["targets"]:
-        up = {True: "up", False: "DOWN", None: "?"}[t["up"]]
-        paused = f"yes: {t['pause_reason']}" if t["paused"] else "-"
-        flight = t["in_flight"]
-        busy = f"{flight['action']} ({flight['phase']})" if flight else "-"
-        rows.append((t["name"], t["cluster_no"], up, paused, busy))
-    lines += [*_table(rows), ""]
-    rows = [("RULE", "TARGET", "MODE", "PHASE", "COOLDOWN", "BUDGET", "BREAKER", "LAST")]
-    for t in data["targets"]:
-        for r in t["rules"]:
-            cooldown = (
-                f"{r['cooldown_remaining_seconds']:.0f}s"
-                if r["cooldown_remaining_seconds"]
-                else "-"
-            )
-            rows.append(
-                (
-                    r["rule"],
-                    t["name"],
-                    r["mode"],
-                    r["phase"],
-                    cooldown,
-                    f"{r['budget_used']}/{r['budget_max']}",
-                    "OPEN" if r["breaker_open"] else "closed",
-                    r["last_outcome"] or "-",
-                )
-            )
-    lines += _table(rows)
-    fleet = data["fleet"]
-    lines += [
-        "",
-        f"fleet: {fleet['in_flight']}/{fleet['max_concurrent_actions']} in flight, "
-        f"{fleet['actions_last_hour']}/{fleet['max_actions_per_hour']} actions in the last hour",
-    ]
-    actions = data.get("recent_actions") or []
-    if actions:
-        lines += ["", "recent actions:"]
-        for a in actions[:10]:
-            lines.append(
-                f"  #{a['id']} {iso(a['intent_at'])} {a['action']} on {a['target']} "
-                f"({a['rule']}, {a['mode']}): {a['result'] or 'no outcome recorded'}"
-                f", {a['remediation'] or 'not verified yet'}"
-                + (f", requestId {a['request_id']}" if a.get("request_id") else "")
-            )
-    return "\n".join(lines)
-
-
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -323,7 +313,8 @@ def add_parsers(sub: Subparsers) -> None:
         help="a manual restart through the same guardrails and ledger",
         description="Restart one target's cluster by hand. It goes through the same guards as "
         "an automatic restart (in progress, pause, cooldown, breaker, fleet limits, cluster "
-        "status), is recorded in the ledger and verified. Exit 0 when it was sent (or would "
+        "status, Alertmanager silences, maintenance windows), is recorded in the ledger and "
+        "verified. Exit 0 when it was sent (or would "
         "be, with --dry-run), 1 when a guard held it back." + via,
     )
     p.add_argument("target", help="the target's name")
@@ -352,7 +343,11 @@ def add_parsers(sub: Subparsers) -> None:
         help="let a withdrawn restart_cmak fall back to restart_all_services (blast radius "
         "cluster: every broker and ZooKeeper restart at once); without it nothing wider is sent",
     )
-    p.add_argument("--force", action="store_true", help="skip the cooldown (only the cooldown)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="skip the cooldown, Alertmanager silences and maintenance windows (nothing else)",
+    )
     p.add_argument(
         "--reset-breaker", action="store_true", help="close the target's open breakers first"
     )
@@ -371,7 +366,9 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument(
         "--for", dest="duration", required=True, metavar="DURATION", help="how long, e.g. 30m, 2h"
     )
-    p.add_argument("--reason", required=True, help="why (recorded and shown in status)")
+    p.add_argument(
+        "--reason", required=True, help="why (shown in status, recorded in the history, logged)"
+    )
     p.set_defaults(handler=operate)
 
     p = sub.add_parser(
@@ -388,4 +385,5 @@ def add_parsers(sub: Subparsers) -> None:
         action="store_true",
         help="also close the target's open breakers (after a human has looked)",
     )
+    p.add_argument("--reason", default="", help="why (recorded in the history and logged)")
     p.set_defaults(handler=operate)

@@ -25,14 +25,20 @@ def add_parsers(sub: Subparsers) -> None:
     """The `demo` and `sandbox` subcommands."""
     p = sub.add_parser(
         "demo",
-        help="see remediator handle a broken CMAK against a local simulated CDSS (no setup)",
+        help="see remediator restart only what is broken, against a local simulated CDSS "
+        "(no setup)",
         description="A narrated rehearsal that needs no setup and touches no cloud: start the "
         "sandbox (a simulated CDSS gateway that verifies signature v2, with a CMAK and a "
-        "Kafka-UI cluster), run the real daemon against it with a bundled configuration, break "
-        "the CMAK, and tell what happens - failing probes, the trip, the guards, the signed "
-        "calls (restartCMAKService is withdrawn, so the fallback restartAllServices), "
-        "verification, a cooldown holding a second restart back, and the metrics. About 15 "
-        "seconds; exit 0 when everything happened as expected, 1 otherwise.",
+        "Kafka-UI cluster of three brokers each), run the real daemon against it with a "
+        "bundled configuration, and tell what happens, the blast radius said before each "
+        "action. A broker goes red: the cluster's status shows it, the rule trips, the guards "
+        "pass, the look before acting finds that broker's node, restartKafkaServicePerNode "
+        "restarts it alone, and verification sees it green again. Then CMAK fails with every "
+        "broker green: restartCMAKService is withdrawn by NCP, and the cluster-wide "
+        "restartAllServices is above the rule's max_blast_radius, so no broker restarts; the "
+        "cooldown holds the next try back. Then the metrics, the sandbox's own record of "
+        "restarts, and a summary. About 20 seconds; exit 0 when everything happened as "
+        "expected, 1 otherwise.",
     )
     p.add_argument(
         "--keep",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     logs.setup(args.log_level, json_lines=args.log_format == "json")
+    _allow_connections()
     try:
         ledger = None
         if args.standby:
@@ -105,10 +107,34 @@ def run(args: argparse.Namespace) -> int:
         print(f"remediator: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     try:
-        return daemon.run()
+        code = daemon.run()
     except OSError as exc:  # the listener's address is taken, most often
         print(f"remediator: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    busy = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
+    if daemon.abandoned or any(t.is_alive() for t in busy):
+        # A call abandoned at stop, or a probe still waiting for its timeout, holds a worker
+        # thread that the interpreter would wait for at exit: everything is flushed and the
+        # ledger closed, so leave now.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _allow_connections() -> None:
+    """Raise the soft limit of open files to what the listener may hold (systemd leaves it at
+    1024 for programs that still use select(); the listener polls)."""
+    import resource
+
+    from remediator.http.guard import CONNECTION_LIMIT
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 2 * CONNECTION_LIMIT + 1024  # the listener's, the ledger's, probes and CDSS calls
+    if soft != resource.RLIM_INFINITY and soft < want:
+        limit = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
 
 
 def _stand_by(args: argparse.Namespace, config: Config) -> tuple[Ledger | None, Config]:

@@ -3,17 +3,19 @@
 They look at the raw items, not the validated models, so that an item with some other mistake
 is still checked and every problem is reported at once: unique names and cluster numbers, a
 target's region on the site, rule names and target globs, a `check: cluster` trigger on targets
-that have `cluster_health`, and every action a rule may send within its `max_blast_radius`.
+that have `cluster_health`, every action a rule may send within its `max_blast_radius`, and
+maintenance windows' names and target globs.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
-from remediator.config.model import region_problem
+from remediator.config.model import NAME_PATTERN, region_problem
 from remediator.config.yamlload import KeyPath, YamlDocument
 from remediator.core.rules import (
     ACTIONS,
@@ -62,12 +64,17 @@ def check_targets(report: Report, targets: Sequence[Located], site: str | None) 
                 value = str(value)
             if not isinstance(value, str):
                 continue
-            line = at.doc.line_of((*at.path, key))
-            first = firsts.setdefault((key, value), line)
-            if first != line:
+            if (key, value) in firsts:  # by occurrence: a YAML alias repeats the same lines
+                what = repr(value) if NAME_PATTERN.fullmatch(value) else ""
                 report.add(
-                    at.doc, (*at.path, key), f"duplicate {key} {value!r} (first on line {first})"
+                    at.doc,
+                    (*at.path, key),
+                    f"duplicate {key} {what} (first on line {firsts[(key, value)]})".replace(
+                        "  ", " "
+                    ),
                 )
+            else:
+                firsts[(key, value)] = at.doc.line_of((*at.path, key))
         region = at.raw.get("region")
         if isinstance(region, str) and site in sites.PREFIXES:
             problem = region_problem(site, region)
@@ -84,19 +91,44 @@ def check_rules(report: Report, rules: Sequence[Located], targets: Sequence[Loca
     firsts: dict[str, str] = {}
     for at in rules:
         name = at.raw.get("name")
-        if isinstance(name, str):
-            here = f"{at.doc.file}:{at.doc.line_of((*at.path, 'name'))}"
-            first = firsts.setdefault(name, here)
-            if first != here:
+        if isinstance(name, str) and NAME_PATTERN.fullmatch(name):
+            if name in firsts:  # by occurrence: a YAML alias repeats the same lines
                 report.add(
-                    at.doc, (*at.path, "name"), f"duplicate rule name {name!r} (first at {first})"
+                    at.doc,
+                    (*at.path, "name"),
+                    f"duplicate rule name {name!r} (first at {firsts[name]})",
                 )
+            else:
+                firsts[name] = f"{at.doc.file}:{at.doc.line_of((*at.path, 'name'))}"
         _check_globs(report, at, known)
         _check_cluster_evidence(report, at, without_status)
         _check_blast_radius(report, at)
+        # No news to a rule whose stated max_blast_radius already rules that fallback out.
+        narrow = at.raw.get("max_blast_radius") in BLAST_RADII[:-1]
         for path, action in _sent(at):
-            if action == "restart_cmak" and at.raw.get("fallback_action") is None:
+            if action == "restart_cmak" and at.raw.get("fallback_action") is None and not narrow:
                 report.warn(at.doc, path, CMAK_WITHDRAWN)
+
+
+def check_maintenance(
+    report: Report, entries: Sequence[Located], targets: Sequence[Located]
+) -> None:
+    """Unique maintenance window names, and target globs that match targets."""
+    names = (at.raw.get("name") for at in targets)
+    known = list(dict.fromkeys(name for name in names if isinstance(name, str)))
+    firsts: dict[str, int] = {}
+    for at in entries:
+        name = at.raw.get("name")
+        if isinstance(name, str):
+            line = at.doc.line_of((*at.path, "name"))
+            first = firsts.setdefault(name, line)
+            if first != line:
+                report.add(
+                    at.doc,
+                    (*at.path, "name"),
+                    f"duplicate maintenance window {name!r} (first on line {first})",
+                )
+        _check_globs(report, at, known)
 
 
 def _patterns(at: Located) -> list[str]:
@@ -104,14 +136,20 @@ def _patterns(at: Located) -> list[str]:
     return [p for p in patterns if isinstance(p, str)] if isinstance(patterns, list) else []
 
 
+_GLOB = re.compile(r"[a-z0-9_.*?\[\]!-]{1,100}")
+
+
 def _check_globs(report: Report, at: Located, known: Sequence[str]) -> None:
-    listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+    # Only names that are names: a message never quotes what may be a secret pasted there.
+    shown = [name for name in known if NAME_PATTERN.fullmatch(name)]
+    listed = ", ".join(shown[:10]) + (", ..." if len(shown) > 10 else "")
     patterns = at.raw.get("targets", ["*"])
     for k, pattern in enumerate(patterns if isinstance(patterns, list) else []):
         if isinstance(pattern, str) and not any(fnmatchcase(t, pattern) for t in known):
             path = (*at.path, "targets", k) if "targets" in at.raw else (*at.path, "targets")
             where = f"targets: {listed}" if known else "no targets are configured"
-            report.add(at.doc, path, f"{pattern!r} matches no configured target ({where})")
+            what = repr(pattern) if _GLOB.fullmatch(pattern) else "the pattern"
+            report.add(at.doc, path, f"{what} matches no configured target ({where})")
 
 
 def _check_cluster_evidence(report: Report, at: Located, without_status: Sequence[str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from remediator.config.loader import Config
 from remediator.timetext import format_duration
 
@@ -27,22 +29,33 @@ def describe_changes(old: Config, new: Config) -> str:
         if before is None or before == rule:
             continue
         fields = [
-            f"{key} {_show(getattr(before, key))} -> {_show(getattr(rule, key))}"
+            f"{key} {_show(getattr(before, key), key)} -> {_show(getattr(rule, key), key)}"
             for key in type(rule).model_fields
             if getattr(before, key) != getattr(rule, key)
         ]
         changes.append(f"~{name} ({', '.join(fields)})")
     if changes:
         parts.append("rules " + " ".join(changes))
-    for section in ("ncp", "guardrails", "server", "state"):
+    for section in ("ncp", "guardrails", "server", "state", "alertmanager", "maintenance"):
         if getattr(old, section) != getattr(new, section):
             parts.append(f"{section} changed")
     return "; ".join(parts) if parts else "no changes"
 
 
-def _show(value: object) -> str:
-    if isinstance(value, float):
-        return format_duration(value)
+def _show(value: object, key: str = "") -> str:
+    """A configuration value as it is written in YAML: `{max: 3, per: 1h}`, `[a, b]`, `15m`."""
+    if isinstance(value, BaseModel):
+        fields = [k for k in type(value).model_fields if getattr(value, k) is not None]
+        inner = ", ".join(f"{k}: {_show(getattr(value, k), k)}" for k in fields)
+        return "{" + inner + "}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v, str(k))}" for k, v in value.items()) + "}"
     if isinstance(value, tuple | list):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    return str(value) if not hasattr(value, "model_dump") else str(value.model_dump())
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, float) and key != "fraction":  # every other float is a duration
+        return format_duration(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)

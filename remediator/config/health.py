@@ -53,7 +53,7 @@ def join_url(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/")
 
 
-def preset(
+def preset(  # noqa: PLR0913 - a health check's settings, by keyword
     kind: HealthKind,
     target: str,
     url: str,

@@ -11,16 +11,27 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from remediator.config.crosscheck import Located, check_rules, check_targets
+from remediator.config.crosscheck import Located, check_maintenance, check_rules, check_targets
 from remediator.config.health import ClusterCheck, HealthCheck
+from remediator.config.maintenance import Maintenance
 from remediator.config.messages import describe
-from remediator.config.model import Guardrails, Ncp, Section, Server, State, Target
+from remediator.config.model import (
+    Alertmanager,
+    Guardrails,
+    Ncp,
+    Section,
+    Server,
+    State,
+    Target,
+)
+from remediator.config.notifymodel import NotifySink
 from remediator.config.rulemodel import Rule
 from remediator.config.secrets import Secrets, SecretUse, resolve_secrets
 from remediator.config.yamlload import KeyPath, YamlDocument, format_path, load_yaml
@@ -53,6 +64,9 @@ class Config(Section):
     guardrails: Guardrails
     targets: tuple[Target, ...]
     rules: tuple[Rule, ...]
+    notify: tuple[NotifySink, ...] = ()
+    alertmanager: Alertmanager | None = None
+    maintenance: tuple[Maintenance, ...] = ()
     warnings: tuple[str, ...] = ()
     secret_uses: tuple[SecretUse, ...] = ()
 
@@ -63,6 +77,10 @@ class Config(Section):
     def region_of(self, target: Target) -> str:
         """The CDSS region of `target`: its own override, else `ncp.region`."""
         return target.region or self.ncp.region
+
+    def maintenance_of(self, target: str) -> tuple[Maintenance, ...]:
+        """The `maintenance:` entries whose target globs match `target`."""
+        return tuple(m for m in self.maintenance if any(fnmatchcase(target, p) for p in m.targets))
 
     def health_checks(self) -> tuple[HealthCheck, ...]:
         """The probe of every target, in configuration order."""
@@ -118,6 +136,7 @@ def _core_rule(rule: Rule) -> core.Rule:
             grace=rule.verify.grace, successes=rule.verify.successes, timeout=rule.verify.timeout
         ),
         mode=rule.mode,
+        approval_timeout=rule.approval_timeout,
     )
 
 
@@ -130,6 +149,9 @@ class _MainFile(Section):
     guardrails: Any = None
     targets: Any = None
     rules: Any = None
+    notify: Any = None
+    alertmanager: Any = None
+    maintenance: Any = None
 
 
 class _RulesFile(Section):
@@ -216,6 +238,9 @@ def load_config(path: Path) -> Config:
     server = loader.validate(Server, root.get("server"), doc, ("server",))
     state = loader.validate(State, root.get("state"), doc, ("state",))
     guardrails = loader.validate(Guardrails, root.get("guardrails"), doc, ("guardrails",))
+    alertmanager = None
+    if root.get("alertmanager") is not None:
+        alertmanager = loader.validate(Alertmanager, root["alertmanager"], doc, ("alertmanager",))
     targets = [
         (loader.validate(Target, item, doc, at.path), at)
         for at, item in _located(
@@ -223,6 +248,13 @@ def load_config(path: Path) -> Config:
         )
     ]
     rules = _load_rules(loader, doc, root.get("rules"))
+    sinks = _load_sinks(loader, doc, root.get("notify"))
+    maintenance = [
+        (loader.validate(Maintenance, item, doc, at.path), at)
+        for at, item in _located(
+            loader.items(root.get("maintenance"), doc, ("maintenance",)), doc, "maintenance"
+        )
+    ]
 
     raw_ncp = root.get("ncp")
     site = (
@@ -230,6 +262,7 @@ def load_config(path: Path) -> Config:
     )
     check_targets(loader, [at for _, at in targets], site if isinstance(site, str) else None)
     check_rules(loader, [at for _, at in rules], [at for _, at in targets])
+    check_maintenance(loader, [at for _, at in maintenance], [at for _, at in targets])
     valid_targets = [(t, at) for t, at in targets if t is not None]
     valid_rules = [(r, at) for r, at in rules if r is not None]
     problems = loader.sorted_problems()
@@ -248,9 +281,31 @@ def load_config(path: Path) -> Config:
         guardrails=guardrails,
         targets=tuple(t for t, _ in valid_targets),
         rules=tuple(r for r, _ in valid_rules),
+        notify=tuple(s for s, _ in sinks),
+        alertmanager=alertmanager,
+        maintenance=tuple(m for m, _ in maintenance if m is not None),
         warnings=tuple(loader.warnings),
-        secret_uses=_secret_uses(doc, ncp, server, valid_targets),
+        secret_uses=_secret_uses(doc, ncp, server, valid_targets, sinks),
     )
+
+
+def _load_sinks(loader: _Loader, doc: YamlDocument, data: Any) -> list[tuple[NotifySink, KeyPath]]:
+    """The `notify:` sinks, each validated on its own; their names are unique."""
+    out: list[tuple[NotifySink, KeyPath]] = []
+    firsts: dict[str, int] = {}
+    for at, item in _located(loader.items(data, doc, ("notify",)), doc, "notify"):
+        name = at.raw.get("name")
+        if isinstance(name, str):
+            line = doc.line_of((*at.path, "name"))
+            first = firsts.setdefault(name, line)
+            if first != line:
+                loader.add(
+                    doc, (*at.path, "name"), f"duplicate sink {name!r} (first on line {first})"
+                )
+        sink = loader.validate(NotifySink, item, doc, at.path)
+        if sink is not None:
+            out.append((sink, at.path))
+    return out
 
 
 def _load_rules(
@@ -303,7 +358,11 @@ def _located(items: list[Any], doc: YamlDocument, key: str) -> list[tuple[Locate
 
 
 def _secret_uses(
-    doc: YamlDocument, ncp: Ncp, server: Server, targets: Iterable[tuple[Target, Located]]
+    doc: YamlDocument,
+    ncp: Ncp,
+    server: Server,
+    targets: Iterable[tuple[Target, Located]],
+    sinks: Iterable[tuple[NotifySink, KeyPath]] = (),
 ) -> tuple[SecretUse, ...]:
     def use(
         path: KeyPath, at: YamlDocument, ref: SecretRef | None, role: NcpKeyRole | None = None
@@ -322,4 +381,6 @@ def _secret_uses(
         if target.health.basic_auth is not None:
             path = (*at.path, "health", "basic_auth", "password")
             uses.append(use(path, at.doc, target.health.basic_auth.password))
+    for sink, path in sinks:
+        uses.append(use((*path, "url"), doc, sink.url))
     return tuple(uses)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from typing import Annotated, Any, NoReturn
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Literal, NoReturn
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict, model_validator
 from pydantic_core import PydanticCustomError
@@ -24,9 +24,13 @@ from remediator.timetext import format_duration, parse_duration
 
 DEFAULT_LISTEN = "127.0.0.1:9820"
 DEFAULT_STATE_PATH = "/var/lib/remediator/state.db"
+DEFAULT_RETENTION = 90 * 86400.0  # SPEC section 11: the history is kept 90 days
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 SECRET_KINDS = ("env", "file", "credential")
 NCP_KEY_KINDS = (*SECRET_KINDS, "ncloud_profile")
+# The labels that name a target in alerts and silences (SPEC sections 6 and 10).
+IDENTIFYING_LABELS = ("remediator_target", "cluster_no", "service_group_instance_no")
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def fail(key: str | tuple[str | int, ...] | None, message: str) -> NoReturn:
@@ -34,9 +38,17 @@ def fail(key: str | tuple[str | int, ...] | None, message: str) -> NoReturn:
     raise PydanticCustomError("config", message, {"key": key} if key else None)
 
 
-def _duration(value: object) -> float:
+# The longest durations `run` is built for: beyond them a timer overflows, a socket refuses the
+# timeout, or the ledger is read back further than anyone means.
+MAX_DURATION = 30 * 86400.0  # cooldowns, budget windows
+MAX_INTERVAL = 86400.0  # probe and status intervals, verification
+MAX_TIMEOUT = 300.0  # one HTTP call: a probe, a signed CDSS call
+MAX_COUNT = 100_000
+
+
+def _duration(value: object, *, most: float = MAX_DURATION) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        example = f"{int(value)}s" if value >= 1 and value == int(value) else "30s"
+        example = f"{int(value)}s" if 1 <= value <= most and value == int(value) else "30s"
         fail(None, f"a bare number is not a duration: write '{example}'")
     if not isinstance(value, str):
         fail(None, "must be a duration like '30s', '15m' or '6h'")
@@ -46,6 +58,8 @@ def _duration(value: object) -> float:
         fail(None, str(exc))
     if seconds < 1:
         fail(None, "must be at least 1s")
+    if seconds > most:
+        fail(None, f"must be at most {format_duration(most)}")
     return float(seconds)
 
 
@@ -120,7 +134,29 @@ def _regex(value: object) -> str:
     return value
 
 
+def _label_name(value: object) -> str:
+    if not isinstance(value, str) or not LABEL_NAME.fullmatch(value):
+        fail(None, "must be a Prometheus label name: letters, digits and '_', not first a digit")
+    if value in IDENTIFYING_LABELS:
+        fail(
+            None,
+            f"{value} names every target already (remediator_target is its name, cluster_no "
+            "and service_group_instance_no its cluster_no): leave it out of labels",
+        )
+    return value
+
+
+def _label_value(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value:
+        fail(None, "must be a non-empty label value (a string)")
+    return value
+
+
 Duration = Annotated[float, PlainValidator(_duration)]
+Interval = Annotated[float, PlainValidator(partial(_duration, most=MAX_INTERVAL))]
+Timeout = Annotated[float, PlainValidator(partial(_duration, most=MAX_TIMEOUT))]
 Name = Annotated[str, PlainValidator(_name)]
 ClusterNo = Annotated[str, PlainValidator(_cluster_no)]
 SecretRefField = Annotated[SecretRef, PlainValidator(partial(_secret_ref, kinds=SECRET_KINDS))]
@@ -129,7 +165,9 @@ Url = Annotated[str, PlainValidator(_url)]
 Listen = Annotated[str, PlainValidator(_listen)]
 Regex = Annotated[str, PlainValidator(_regex)]
 Text = Annotated[str, Strict(), Field(min_length=1)]
-Count = Annotated[int, Strict(), Field(ge=1)]
+Count = Annotated[int, Strict(), Field(ge=1, le=MAX_COUNT)]
+LabelName = Annotated[str, PlainValidator(_label_name)]
+LabelValue = Annotated[str, PlainValidator(_label_value)]
 
 
 class Section(BaseModel):
@@ -146,7 +184,7 @@ class Ncp(Section):
     endpoint: Url | None = None
     access_key: NcpKeyRef | None = None
     secret_key: NcpKeyRef | None = None
-    timeout: Duration = 10.0
+    timeout: Timeout = 10.0
 
     @model_validator(mode="after")
     def _region_on_site(self) -> Ncp:
@@ -184,10 +222,12 @@ class Server(Section):
 
 
 class State(Section):
-    """`state:` the ledger: a SQLite `path` (default) or a PostgreSQL `url`."""
+    """`state:` the ledger: a SQLite `path` (default) or a PostgreSQL `url`; the history is
+    kept for `retention`."""
 
     path: Text | None = None
     url: Text | None = None
+    retention: Duration = DEFAULT_RETENTION
 
     @model_validator(mode="before")
     @classmethod
@@ -204,9 +244,41 @@ class State(Section):
             parts = urlsplit(self.url)
             if parts.scheme not in ("postgresql", "postgres"):
                 fail("url", "must be a postgresql:// URL")
-            if parts.password is not None:
+            given = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+            if parts.password is not None or given & {"password", "sslpassword"}:
+                # Never quote the URL: it holds the password.
                 fail("url", "must not contain a password; use PGPASSWORD or ~/.pgpass")
+            try:
+                parts.port  # noqa: B018  (raises on a bad port)
+            except ValueError:
+                fail("url", "has an invalid port")
         return self
+
+
+class Alertmanager(Section):
+    """`alertmanager:` where to ask for silences (API v2), and what to do when it cannot be
+    asked; `urls` for an HA pair (any one that answers will do)."""
+
+    url: Url | None = None
+    urls: Annotated[tuple[Url, ...], Field(min_length=1)] | None = None
+    on_error: Literal["act", "hold"] = "act"
+    timeout: Duration = 5.0
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Alertmanager:
+        if self.url is not None and self.urls is not None:
+            fail("urls", "give either url (one Alertmanager) or urls (several), not both")
+        if self.url is None and self.urls is None:
+            fail("url", "is required (or urls: a list, for an HA pair)")
+        for k, url in enumerate(self.endpoints):
+            if self.endpoints.index(url) < k:
+                fail(("urls", k), f"repeats urls[{self.endpoints.index(url)}]")
+        return self
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """Every Alertmanager to ask, in the order written."""
+        return self.urls if self.urls is not None else (self.url,) if self.url else ()
 
 
 class MassFailure(Section):
@@ -244,8 +316,8 @@ class Health(Section):
 
     kind: HealthKind
     url: Url
-    interval: Duration = 15.0
-    timeout: Duration = 5.0
+    interval: Interval = 15.0
+    timeout: Timeout = 5.0
     basic_auth: BasicAuthConfig | None = None
     expect: Expect | None = None
 
@@ -279,7 +351,7 @@ class Health(Section):
 class ClusterHealth(Section):
     """`cluster_health:` read the cluster's CDSS status (getClusterStatus) every `interval`."""
 
-    interval: Duration = 60.0
+    interval: Interval = 60.0
 
 
 class Target(Section):
@@ -290,6 +362,17 @@ class Target(Section):
     region: Text | None = None
     health: Health
     cluster_health: ClusterHealth | None = None
+    # More labels that name this target in Alertmanager silences (SPEC section 10).
+    labels: dict[LabelName, LabelValue] = Field(default_factory=dict)
+
+    def identity(self) -> dict[str, str]:
+        """Every label that names this target, with its value (a silence matches on these)."""
+        return {
+            "remediator_target": self.name,
+            "cluster_no": self.cluster_no,
+            "service_group_instance_no": self.cluster_no,
+            **self.labels,
+        }
 
     def health_check(self) -> HealthCheck:
         """The probe of this target."""

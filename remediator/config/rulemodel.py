@@ -11,8 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, Strict, model_validator
 
-from remediator.config.model import Count, Duration, Name, Section, Text, fail
+from remediator.config.model import Count, Duration, Interval, Name, Section, Text, fail
 from remediator.core.rules import (
+    DEFAULT_APPROVAL_TIMEOUT,
     DEFAULT_MAX_BLAST_RADIUS,
     ActionName,
     BlastRadius,
@@ -69,9 +70,9 @@ class Budget(Section):
 class Verify(Section):
     """`verify:` recovered after `grace` and `successes` healthy probes, within `timeout`."""
 
-    grace: Duration = 120.0
+    grace: Interval = 120.0
     successes: Count = 2
-    timeout: Duration = 600.0
+    timeout: Interval = 600.0
 
     @model_validator(mode="after")
     def _grace_first(self) -> Verify:
@@ -94,6 +95,8 @@ class Rule(Section):
     budget: Budget = Budget()
     verify: Verify = Verify()
     mode: Mode = "enforce"
+    # mode: approve — how long a pending approval waits for a human before it expires.
+    approval_timeout: Duration = DEFAULT_APPROVAL_TIMEOUT
 
     @model_validator(mode="after")
     def _one_ladder(self) -> Rule:

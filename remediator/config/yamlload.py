@@ -147,14 +147,22 @@ def load_yaml(text: str, file: str) -> YamlDocument:
     """Parse one YAML document; syntax errors and duplicate keys come back as problems."""
     try:
         data, table = _parse(_FastLineLoader, text)
+    except RecursionError:
+        problem = Problem(file, 1, "(yaml)", "nested too deeply")
+        return YamlDocument(file, None, _Lines(), (problem,))
     except yaml.YAMLError:
         # libyaml words its errors its own way: the pure-Python parser says them as always.
         try:
-            data, table = _parse(_LineLoader, text)
+            data, table = _parse(_LineLoader, text)  # checks every character: a NUL byte fails
+        except yaml.reader.ReaderError as exc:
+            return YamlDocument(file, None, _Lines(), (_reader_problem(file, text, exc),))
         except yaml.MarkedYAMLError as exc:
             return YamlDocument(file, None, _Lines(), (_syntax_problem(file, exc),))
         except yaml.YAMLError as exc:
             return YamlDocument(file, None, _Lines(), (Problem(file, 1, "(yaml)", str(exc)),))
+        except RecursionError:
+            problem = Problem(file, 1, "(yaml)", "nested too deeply")
+            return YamlDocument(file, None, _Lines(), (problem,))
     paths: dict[int, KeyPath] = {}
     _container_paths(data, (), paths)
     problems = [
@@ -167,6 +175,13 @@ def load_yaml(text: str, file: str) -> YamlDocument:
         for container, key, line, first in table.duplicates
     ]
     return YamlDocument(file, data, table, tuple(problems))
+
+
+def _reader_problem(file: str, text: str, exc: yaml.reader.ReaderError) -> Problem:
+    """A character YAML does not allow (a NUL byte, a control character), at its line."""
+    line = text.count("\n", 0, max(0, exc.position)) + 1
+    what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+    return Problem(file, line, "(yaml)", f"character {what} is not allowed in YAML")
 
 
 def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:

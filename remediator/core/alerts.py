@@ -7,6 +7,7 @@ from remediator.core.events import AlertEvent
 from remediator.core.rules import AlertTrigger
 from remediator.core.state import EngineState, EpisodeState
 from remediator.core.trip import Trip, decide, evaluate
+from remediator.timetext import format_duration, iso
 
 # How long an episode is remembered after its last receipt: a re-send within it is a
 # duplicate, after it a new incident. The ledger keeps episodes as long (across restarts).
@@ -23,12 +24,7 @@ def on_alert(state: EngineState, a: AlertEvent, now: float) -> list[Output]:
     if ep is not None:
         ep.last_seen = max(ep.last_seen, now)
     if a.status == "resolved":
-        if ep is None:
-            state.episodes[a.episode] = EpisodeState(
-                target=a.target, final=True, resolved=True, last_seen=now
-            )
-        else:
-            ep.resolved = True
+        _resolve(state, a, ep, now)
         return []
     trips = [
         Trip(r, a.target, "alert", a.episode)
@@ -45,7 +41,8 @@ def on_alert(state: EngineState, a: AlertEvent, now: float) -> list[Output]:
             # The target was acted on after this alert began: that action answered it.
             ep.final = ep.duplicate_reported = True
             why = (
-                f"{episode} began before the action at {acted:.0f} on {a.target}, which answers it"
+                f"{episode} began before the action on {a.target} at {iso(acted)} "
+                f"({format_duration(now - acted)} ago), which answers it"
             )
             return [decide(trip, "suppressed", "duplicate", why, now) for trip in trips]
     out: list[Output] = []
@@ -70,6 +67,17 @@ def on_alert(state: EngineState, a: AlertEvent, now: float) -> list[Output]:
             st.first_failure_at = a.at
         out.extend(evaluate(state, trip, now))
     return out
+
+
+def _resolve(state: EngineState, a: AlertEvent, ep: EpisodeState | None, now: float) -> None:
+    """An episode resolved: a look already asked for ends `recovered`; a late firing re-send is
+    a duplicate."""
+    if ep is None:
+        state.episodes[a.episode] = EpisodeState(
+            target=a.target, final=True, resolved=True, last_seen=now
+        )
+    else:
+        ep.resolved = True
 
 
 def forget_old_episodes(state: EngineState, now: float) -> None:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from remediator.core.rules import Evidence, blast_radius_of
 
-Outcome = Literal["acted", "suppressed", "shadow"]
+Outcome = Literal["acted", "suppressed", "shadow", "awaiting_approval"]
 TriggerKind = Literal["probe", "alert", "manual"]
 RemediationOutcome = Literal["recovered", "not_recovered"]
 
@@ -27,7 +27,17 @@ SUPPRESSION_REASONS = (
     # SPEC section 9: a ladder step that could not be taken.
     "no_unhealthy_node",
     "precheck_failed",
+    # SPEC section 10: approvals (`approval_denied` is this project's).
+    "awaiting_approval",
+    "approval_expired",
+    "approval_denied",
+    # SPEC section 10: what operators already said.
+    "silenced",
+    "maintenance",
+    # The cluster status could not be read before acting: no mutation is sent blind.
+    "cluster_unknown",
 )
+ApprovalResolution = Literal["approved", "denied", "expired"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,7 @@ class CheckFirst:
     action: str = ""
     check: Evidence = "tool"
     step: int = 0
+    respect: bool = True
 
 
 @dataclass(frozen=True)
@@ -128,4 +139,49 @@ class BreakerChanged:
     at: float
 
 
-Output = Decision | CheckFirst | Act | Remediated | Escalated | BreakerChanged
+@dataclass(frozen=True)
+class ApprovalRequested:
+    """A `mode: approve` rule asks a human before sending `action`: record it, and tell them."""
+
+    id: str
+    rule: str
+    target: str
+    cluster_no: str
+    action: str
+    step: int
+    trigger: TriggerKind
+    reason: str
+    at: float
+    expires_at: float
+
+    @property
+    def blast_radius(self) -> str:
+        """How far the action would reach."""
+        return blast_radius_of(self.action) or ""
+
+
+@dataclass(frozen=True)
+class ApprovalSettled:
+    """A pending approval was approved or denied (`by` whom, and why), or expired."""
+
+    id: str
+    rule: str
+    target: str
+    cluster_no: str
+    action: str
+    resolution: ApprovalResolution
+    by: str
+    reason: str
+    at: float
+
+
+Output = (
+    Decision
+    | CheckFirst
+    | Act
+    | Remediated
+    | Escalated
+    | BreakerChanged
+    | ApprovalRequested
+    | ApprovalSettled
+)

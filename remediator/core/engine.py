@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import assert_never
 
+from remediator.core import approval as approvals
 from remediator.core import restore as restoring
 from remediator.core.acting import on_preflight
 from remediator.core.alerts import forget_old_episodes, on_alert
@@ -27,6 +28,7 @@ from remediator.core.decisions import Output
 from remediator.core.events import (
     ActionOutcome,
     AlertEvent,
+    ApprovalAnswer,
     Event,
     ManualRestart,
     Pause,
@@ -41,9 +43,11 @@ from remediator.core.probes import on_probe
 from remediator.core.rules import Policy
 from remediator.core.state import (
     ActionRecord,
+    ApprovalRecord,
     EngineState,
     EpisodeState,
     PauseRecord,
+    PendingApproval,
     RuleState,
     TargetState,
 )
@@ -92,15 +96,21 @@ class Engine:
         """Whether `target` is paused at `now`, and why."""
         return self.state.paused(target, now)
 
+    @property
+    def approvals(self) -> Mapping[str, PendingApproval]:
+        """The open approvals (at most one per target), by target."""
+        return self.state.approvals
+
     # -- restoring from the ledger -------------------------------------------------------
 
-    def restore(
+    def restore(  # noqa: PLR0913 - one keyword per kind of ledger record
         self,
         actions: Iterable[ActionRecord],
         *,
         breakers: Iterable[tuple[str, str]] = (),
         pauses: Iterable[PauseRecord] = (),
         decided_episodes: Iterable[tuple[str, str, str, float]] = (),
+        approvals: Iterable[ApprovalRecord] = (),
         now: float,
     ) -> None:
         """Rebuild memory from the ledger (see `core.restore.restore`)."""
@@ -110,6 +120,7 @@ class Engine:
             breakers=breakers,
             pauses=pauses,
             decided_episodes=decided_episodes,
+            approvals=approvals,
             now=now,
         )
 
@@ -123,6 +134,8 @@ class Engine:
         """Feed one event; returns the decisions taken and the work asked of the driver."""
         state = self.state
         out = expire(state, now)
+        if state.approvals:
+            out += approvals.expire(state, now)
         forget_old_episodes(state, now)
         match event:
             case ProbeResult():
@@ -139,6 +152,8 @@ class Engine:
                 out += on_resume(state, event, now)
             case ManualRestart():
                 out += on_manual(state, event, now)
+            case ApprovalAnswer():
+                out += approvals.on_answer(state, event, now)
             case Tick():
                 pass
             case _:

@@ -9,7 +9,10 @@ from typing import Literal
 from remediator.core.rules import Evidence
 
 AlertStatus = Literal["firing", "resolved"]
-ActionResult = Literal["success", "failure", "unknown", "not_available"]
+# `not_sent`: the driver did not send it at all (its intent could not be written to the ledger).
+ActionResult = Literal["success", "failure", "unknown", "not_available", "not_sent"]
+# What operators already said that holds an action (SPEC section 10): a silence, a window.
+HoldReason = Literal["silenced", "maintenance"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,9 @@ class PreflightResult:
     token: int
     at: float
     probe: ProbeResult | None = None
-    cluster_busy: bool | None = None
+    # Whether the cluster status showed it changing; None: it could not be read, and then no
+    # step is taken (fail closed: a mutation is never sent blind — see `acting`).
+    cluster_busy: bool | None = False
     cluster_detail: str = ""
     # restart_kafka_node: the computeInstanceNos of the brokers that are not green (None: not
     # looked up), and in words what the join of status and node list found.
@@ -68,6 +73,10 @@ class PreflightResult:
     # rolling_restart: whether NCP's pre-check answered SUCCESS (None: not asked), and its words.
     precheck_ok: bool | None = None
     precheck_message: str = ""
+    # An Alertmanager silence or a maintenance window holding the target (None: neither, or
+    # not asked), and in words which one (the silence's id, author and comment).
+    held: HoldReason | None = None
+    held_detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,17 @@ class ManualRestart:
     allow_fallback: bool = False  # may fall back to a wider blast radius than `action`
 
 
+@dataclass(frozen=True)
+class ApprovalAnswer:
+    """A human's answer to a pending approval (`remediator approve|deny ID --reason`)."""
+
+    id: str
+    approve: bool
+    by: str
+    reason: str
+    at: float
+
+
 Event = (
     ProbeResult
     | AlertEvent
@@ -131,4 +151,5 @@ Event = (
     | Pause
     | Resume
     | ManualRestart
+    | ApprovalAnswer
 )

@@ -1,13 +1,16 @@
-"""The guards that need no I/O: in progress, pause, cooldown, budget, breaker, fleet limits."""
+"""The guards that need no I/O: in progress, approvals, pause, cooldown, budget, breaker, fleet
+limits."""
 
 from __future__ import annotations
 
 from remediator.core.rules import Evidence, Rule
 from remediator.core.state import MANUAL, EngineState, RuleState
+from remediator.timetext import format_duration
 
 __all__ = [
     "MANUAL",
     "Blocked",
+    "approval_hold",
     "cooldown_remaining",
     "fleet_guard",
     "ladder_guard",
@@ -26,20 +29,43 @@ def local_guard(state: EngineState, rule: Rule, target: str, now: float) -> Bloc
     flight = state.targets[target].in_flight
     if flight is not None:
         return "in_progress", f"{flight.action} by rule {flight.rule} is {flight.phase}"
+    hold = approval_hold(state, rule.name, target, now)
+    if hold is not None:
+        return hold
     paused, why = state.paused(target, now)
     if paused:
         return "paused", f"paused: {why}"
     last = st.last_action_at()
     if last is not None and now - last < rule.cooldown:
         left = rule.cooldown - (now - last)
-        return "cooldown", f"cooldown: {left:.0f}s left of {rule.cooldown:g}s"
+        return (
+            "cooldown",
+            f"cooldown: {format_duration(left)} left of {format_duration(rule.cooldown)}",
+        )
     used = st.actions_within(now, rule.budget.per)
     if used >= rule.budget.max:
-        return "budget", f"budget spent: {used} of {rule.budget.max} per {rule.budget.per:g}s"
+        return "budget", _budget_spent(used, rule)
     held = breaker_holding(state, target)
     if held is not None:
         return "breaker", held
     return fleet_guard(state, now, rule.evidence)
+
+
+def approval_hold(state: EngineState, rule: str, target: str, now: float) -> Blocked | None:
+    """An approval that holds `rule` on `target`: one pending for the target (at most one per
+    target, whichever rule asked), or a recent denial or expiry of this rule's."""
+    pending = state.approvals.get(target)
+    if pending is not None:
+        if pending.approved:
+            what = f"{pending.action} was approved; the look before acting is under way"
+        else:
+            what = f"approval {pending.id} for {pending.action} (rule {pending.rule}) is pending"
+        return "awaiting_approval", what
+    declined = state.declined.get((rule, target))
+    if declined is not None and now < declined.until:
+        left = declined.until - now
+        return declined.reason, f"{declined.detail}; not asking again for {left:.0f}s"
+    return None
 
 
 def ladder_guard(state: EngineState, rule: Rule, target: str, now: float) -> Blocked | None:
@@ -50,7 +76,7 @@ def ladder_guard(state: EngineState, rule: Rule, target: str, now: float) -> Blo
         return "paused", f"paused: {why}"
     used = state.rule_states[(rule.name, target)].actions_within(now, rule.budget.per)
     if used >= rule.budget.max:
-        return "budget", f"budget spent: {used} of {rule.budget.max} per {rule.budget.per:g}s"
+        return "budget", _budget_spent(used, rule)
     held = breaker_holding(state, target)
     if held is not None:
         return "breaker", held
@@ -81,13 +107,23 @@ def manual_guard(state: EngineState, rule: Rule, target: str, now: float) -> Blo
     flight = state.targets[target].in_flight
     if flight is not None:
         return "in_progress", f"{flight.action} by rule {flight.rule} is {flight.phase}"
+    pending = state.approvals.get(target)
+    if pending is not None:
+        return (
+            "awaiting_approval",
+            f"approval {pending.id} for {pending.action} is open: approve or deny it instead",
+        )
     paused, why = state.paused(target, now)
     if paused:
         return "paused", f"paused: {why}"
     last = state.last_action_at.get(target)
     if last is not None and now - last < rule.cooldown:
         left = rule.cooldown - (now - last)
-        return "cooldown", f"cooldown: {left:.0f}s left of {rule.cooldown:g}s (--force skips it)"
+        return (
+            "cooldown",
+            f"cooldown: {format_duration(left)} left of {format_duration(rule.cooldown)} "
+            "(--force skips it)",
+        )
     for other in state.policy.rules_for(target):
         if state.rule_states[(other.name, target)].breaker_open:
             return "breaker", f"breaker of {other.name} is open (--reset-breaker closes it)"
@@ -128,6 +164,10 @@ def fleet_guard(
     return None
 
 
+def _budget_spent(used: int, rule: Rule) -> str:
+    return f"budget spent: {used} of {rule.budget.max} per {format_duration(rule.budget.per)}"
+
+
 def cooldown_remaining(rule: Rule, st: RuleState, now: float) -> float:
     """Seconds until `rule` may act on the target again (0 when it may)."""
     last = st.last_action_at()
@@ -139,12 +179,12 @@ def passed_summary(state: EngineState, rule: Rule, target: str, now: float) -> s
     st = state.rule_states[(rule.name, target)]
     g = state.policy.guardrails
     last = st.last_action_at()
-    since = "never acted" if last is None else f"last action {now - last:.0f}s ago"
+    since = "never acted" if last is None else f"last action {format_duration(now - last)} ago"
     busy = sum(1 for ts in state.targets.values() if ts.in_flight is not None)
     hour = sum(1 for t in state.fleet_action_times if now - t < FLEET_WINDOW)
     down = sum(1 for ts in state.targets.values() if ts.ok(rule.evidence) is False)
     return (
-        f"not in progress; not paused; cooldown {rule.cooldown:g}s clear ({since}); "
+        f"not in progress; not paused; cooldown {format_duration(rule.cooldown)} clear ({since}); "
         f"budget {st.actions_within(now, rule.budget.per)}/{rule.budget.max}; breaker closed; "
         f"fleet {busy}/{g.max_concurrent_actions} in flight, "
         f"{hour}/{g.max_actions_per_hour} this hour; "

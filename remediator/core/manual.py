@@ -14,7 +14,7 @@ from remediator.core.state import MANUAL, EngineState, RuleState
 from remediator.core.trip import Trip, ask_first, suppress
 
 
-def manual_rule(
+def manual_rule(  # noqa: PLR0913 - the operator's options, by keyword
     state: EngineState,
     target: str,
     action: str,
@@ -67,7 +67,9 @@ def on_manual(state: EngineState, m: ManualRestart, now: float) -> list[Output]:
     blocked = manual_guard(state, rule, m.target, now)
     if blocked is not None:
         return [*out, *suppress(state, trip, *blocked, now)]
-    return [*out, ask_first(state, trip, now)]
+    # --force skips the cooldown and what operators said elsewhere (silences, windows): the
+    # operator asking now knows better.
+    return [*out, ask_first(state, trip, now, respect=not m.force)]
 
 
 def on_resume(state: EngineState, r: Resume, now: float) -> list[Output]:

@@ -22,7 +22,9 @@ ACTIONS: tuple[ActionName, ...] = (
     "restart_kafka",
     "restart_all_services",
 )
-Mode = Literal["enforce", "shadow"]
+# enforce: act; shadow: decide and record, never call; approve: ask a human first (SPEC §10).
+Mode = Literal["enforce", "shadow", "approve"]
+DEFAULT_APPROVAL_TIMEOUT = 1800.0
 BlastRadius = Literal["tool", "node", "rolling", "cluster"]
 BLAST_RADII: tuple[BlastRadius, ...] = ("tool", "node", "rolling", "cluster")  # narrowest first
 DEFAULT_MAX_BLAST_RADIUS: BlastRadius = "rolling"
@@ -181,6 +183,7 @@ class Rule:
     mode: Mode = "enforce"
     then: tuple[ActionName, ...] = ()  # a ladder's steps after `action`, tried in order
     max_blast_radius: BlastRadius = DEFAULT_MAX_BLAST_RADIUS
+    approval_timeout: float = DEFAULT_APPROVAL_TIMEOUT  # mode approve: a pending one expires
 
     @property
     def steps(self) -> tuple[ActionName, ...]:

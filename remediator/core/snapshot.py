@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from remediator.core.guardrails import FLEET_WINDOW, cooldown_remaining
 from remediator.core.rules import Policy, blast_radius_of
-from remediator.core.state import RuleState, TargetState
+from remediator.core.state import PendingApproval, RuleState, TargetState
 
 
 class StateView(Protocol):
@@ -24,6 +24,9 @@ class StateView(Protocol):
 
     @property
     def fleet_action_times(self) -> Sequence[float]: ...
+
+    @property
+    def approvals(self) -> Mapping[str, PendingApproval]: ...
 
     def paused(self, target: str, now: float) -> tuple[bool, str]: ...
 
@@ -44,10 +47,15 @@ def snapshot(state: StateView, now: float) -> dict[str, Any]:
                 phase = "tripped"
             elif st.window and not all(st.window):
                 phase = "failing"
+            elif ts.ok(rule.evidence) is None:  # not looked at yet (or the daemon is not running)
+                phase = "unknown"
             else:
                 phase = "healthy"
             if flight is not None and flight.rule == rule.name:
                 phase = flight.phase
+            asked = state.approvals.get(ref.name)
+            if asked is not None and asked.rule == rule.name and not asked.approved:
+                phase = "awaiting_approval"
             rules.append(
                 {
                     "rule": rule.name,

@@ -12,6 +12,8 @@ from remediator.core.rules import Evidence, Policy, Rule
 
 # `escalating`: a ladder step ended without recovery; the next step waits for its look.
 Phase = Literal["acting", "verifying", "escalating"]
+# A denied or expired approval holds its (rule, target) with one of these reasons.
+DeclinedReason = Literal["approval_denied", "approval_expired"]
 MANUAL = "manual"  # the rule name of operator-requested restarts
 
 
@@ -52,6 +54,16 @@ class RuleState:
         self.last_reason = None
 
 
+@dataclass(frozen=True)
+class Charge:
+    """What deciding a step spent (at `at`), so that a step never sent can give it back."""
+
+    at: float
+    started: bool  # it began the remediation: its cooldown
+    prior_action_at: float | None  # the target's last action before it
+    prior_sent_any: bool
+
+
 @dataclass
 class InFlight:
     """An action on a target that has been decided and is being sent or verified."""
@@ -71,6 +83,12 @@ class InFlight:
     green_needed: bool = False  # a rolling restart: recovered only once every broker is green
     green_seen: bool = False
     look_again_at: float = 0.0  # escalating: when to look again after a guard held the step
+    charge: Charge | None = None  # what the step being sent spent
+    detected_at: float = 0.0  # the first failing signal of the incident (for its metric)
+    # Whether the step's call may never have reached CDSS (its outcome is unknown: a timeout,
+    # or a daemon stopped between the intent and the result): its verification says so.
+    unknown: bool = False
+    waited: str = ""  # why the step waits to be taken again (it was not sent)
 
 
 @dataclass
@@ -144,6 +162,52 @@ class PauseRecord:
 
 
 @dataclass
+class PendingApproval:
+    """A step of a `mode: approve` rule that waits for a human's yes (`approved` False), or has
+    it and waits for the look before acting that spends it (see `core.approval`)."""
+
+    id: str
+    rule: str
+    target: str
+    action: str
+    step: int
+    trigger: TriggerKind
+    reason: str
+    requested_at: float
+    expires_at: float
+    detected_at: float
+    approved: bool = False
+
+
+@dataclass(frozen=True)
+class Declined:
+    """A denied or expired approval: its (rule, target) is not asked again until `until`."""
+
+    reason: DeclinedReason
+    detail: str
+    until: float
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """An approval as the ledger holds it (`status`: pending, approved, denied or expired)."""
+
+    id: str
+    rule: str
+    target: str
+    action: str
+    step: int
+    trigger: str
+    reason: str
+    requested_at: float
+    expires_at: float
+    status: str = "pending"
+    resolved_at: float | None = None
+    resolved_by: str = ""
+    resolution: str = ""  # the human's reason (or why it expired)
+
+
+@dataclass
 class EngineState:
     """Everything the engine remembers, and the policy it decides with.
 
@@ -166,6 +230,10 @@ class EngineState:
     # Targets whose ladder waits for the look before its next step, and from when.
     looks_due: dict[str, float] = field(default_factory=dict)
     next_token: int = 1
+    # mode: approve — at most one approval per target, by target; and the (rule, target)s a
+    # denied or expired approval holds for a while.
+    approvals: dict[str, PendingApproval] = field(default_factory=dict)
+    declined: dict[tuple[str, str], Declined] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         policy = self.policy

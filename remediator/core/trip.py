@@ -37,8 +37,8 @@ def rule_state(state: EngineState, trip: Trip) -> RuleState:
     return state.rule_states[trip.key]
 
 
-def decide(
-    trip: Trip, outcome: Outcome, reason: str, detail: str, now: float, action: str | None = None
+def decide(  # noqa: PLR0913 - a decision's fields; the action by keyword
+    trip: Trip, outcome: Outcome, reason: str, detail: str, now: float, *, action: str | None = None
 ) -> Decision:
     """The decision that ends (or holds back) `trip`, with its reason; `action` is the step
     decided on (default: the rule's first)."""
@@ -83,8 +83,11 @@ def evaluate(state: EngineState, trip: Trip, now: float) -> list[Output]:
     return [ask_first(state, trip, now)]
 
 
-def ask_first(state: EngineState, trip: Trip, now: float, step: int = 0) -> CheckFirst:
-    """Remember that `trip` waits for a look before its ladder's `step`, and ask for it."""
+def ask_first(
+    state: EngineState, trip: Trip, now: float, step: int = 0, *, respect: bool = True
+) -> CheckFirst:
+    """Remember that `trip` waits for a look before its ladder's `step`, and ask for it
+    (`respect`: and whether a silence or a maintenance window holds the target)."""
     st = rule_state(state, trip)
     st.pending_token = state.take_token()
     st.pending_trigger = trip.trigger
@@ -102,4 +105,5 @@ def ask_first(state: EngineState, trip: Trip, now: float, step: int = 0) -> Chec
         action=rule.steps[step],
         check=rule.evidence,
         step=step,
+        respect=respect,
     )

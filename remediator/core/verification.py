@@ -16,6 +16,10 @@ from remediator.core.events import ActionOutcome, ProbeResult
 from remediator.core.guardrails import FLEET_WINDOW
 from remediator.core.rules import Rule
 from remediator.core.state import EngineState, InFlight
+from remediator.timetext import format_duration
+
+# A step that was not sent (its intent could not be recorded) is looked at again this late.
+RETRY_UNSENT = 30.0
 
 
 def on_outcome(state: EngineState, o: ActionOutcome, now: float) -> list[Output]:
@@ -29,11 +33,14 @@ def on_outcome(state: EngineState, o: ActionOutcome, now: float) -> list[Output]
         return []
     if o.result in ("success", "unknown"):
         flight.phase = "verifying"
+        flight.unknown = o.result == "unknown"
         flight.grace_until = now + rule.verify.grace
         flight.deadline = now + rule.verify.timeout
         state.wake(flight.deadline)
         flight.successes = 0
         return []
+    if o.result == "not_sent":
+        return unsent(state, o.target, flight, o.detail, now)
     if o.result == "not_available" and rule.fallback_action and not flight.fallback_used:
         flight.fallback_used = True
         flight.action = rule.fallback_action
@@ -44,13 +51,64 @@ def on_outcome(state: EngineState, o: ActionOutcome, now: float) -> list[Output]
                 cluster_no=state.cluster_no(o.target),
                 action=rule.fallback_action,
                 trigger=flight.trigger,
-                detected_at=flight.decided_at,
+                detected_at=flight.detected_at or flight.decided_at,
                 at=now,
                 fallback_of=o.action,
             )
         ]
     detail = f"{o.action} failed: {o.detail}" if o.detail else f"{o.action} failed"
     return step_failed(state, o.target, detail, now)
+
+
+def unsent(
+    state: EngineState, target: str, flight: InFlight, detail: str, now: float
+) -> list[Output]:
+    """The step was decided but not sent: give back what deciding it spent (its cooldown,
+    budget and fleet counts: there is no ledger row of it), and take it again after
+    RETRY_UNSENT — through a fresh look and the guards (`ladder.next_step_look`), until the
+    step's verify timeout. The target stays in progress meanwhile, never `acting`."""
+    rule = state.rule(flight.rule, target)
+    assert rule is not None
+    charge = flight.charge
+    # A fallback's first call was sent (and answered 404): its row and its charge stand.
+    if charge is not None and not flight.fallback_used:
+        st = state.rule_states[(rule.name, target)]
+        _drop(st.action_times, charge.at)
+        if charge.started:
+            _drop(st.started_times, charge.at)
+        _drop(state.fleet_action_times, charge.at)
+        if charge.prior_action_at is None:
+            state.last_action_at.pop(target, None)
+        else:
+            state.last_action_at[target] = charge.prior_action_at
+        flight.sent_any = charge.prior_sent_any
+    flight.charge = None
+    flight.phase = "escalating"
+    flight.action = rule.steps[flight.step]
+    flight.fallback_used = False
+    flight.green_needed = flight.green_seen = False
+    flight.successes = 0
+    flight.waited = detail or "it was not sent"
+    flight.deadline = now + rule.verify.timeout
+    flight.look_again_at = now + RETRY_UNSENT
+    state.looks_due[target] = flight.look_again_at
+    state.wake(flight.look_again_at)
+    return []
+
+
+def _unknown(flight: InFlight) -> str:
+    """What a verification's words must add when the step's call may never have been sent."""
+    if not flight.unknown:
+        return ""
+    return " (whose outcome is unknown: it may never have reached CDSS)"
+
+
+def _drop(times: list[float], at: float) -> None:
+    """Remove the last `at` from `times`."""
+    for i in range(len(times) - 1, -1, -1):
+        if times[i] == at:
+            del times[i]
+            return
 
 
 def step_failed(state: EngineState, target: str, detail: str, now: float) -> list[Output]:
@@ -107,11 +165,11 @@ def verify_step(state: EngineState, r: ProbeResult, flight: InFlight, now: float
     if flight.green_needed and not flight.green_seen:
         return []
     looks = "probes" if rule.evidence == "tool" else "cluster status reads"
-    detail = f"{flight.successes} healthy {looks} after {flight.action}"
+    detail = f"{flight.successes} healthy {looks} after {flight.action}{_unknown(flight)}"
     return finish(state, r.target, "recovered", detail, now)
 
 
-def finish(
+def finish(  # noqa: PLR0913 - how the remediation ended; `exhausted` by keyword
     state: EngineState,
     target: str,
     outcome: RemediationOutcome,
@@ -150,7 +208,8 @@ def finish(
             why = f"the ladder {ladder} is exhausted and did not recover {target}"
         else:
             why = (
-                f"budget of {rule.budget.max} actions per {rule.budget.per:g}s spent and the "
+                f"budget of {rule.budget.max} actions per {format_duration(rule.budget.per)} "
+                "spent and the "
                 f"last {flight.action} did not recover {target}"
             )
         out.append(
@@ -176,7 +235,10 @@ def expire(state: EngineState, now: float) -> list[Output]:
             if now >= flight.deadline:
                 rule = state.rule(flight.rule, name)
                 assert rule is not None
-                detail = f"not healthy {rule.verify.timeout:g}s after {flight.action}"
+                detail = (
+                    f"not healthy {format_duration(rule.verify.timeout)} after "
+                    f"{flight.action}{_unknown(flight)}"
+                )
                 out.extend(step_failed(state, name, detail, now))
             else:
                 wake = min(wake, flight.deadline)
@@ -212,6 +274,6 @@ def close_breaker_if_healthy(
             target=target,
             open=False,
             at=now,
-            detail=f"{target} stayed healthy for {rule.cooldown:g}s",
+            detail=f"{target} stayed healthy for {format_duration(rule.cooldown)}",
         )
     ]

@@ -1,361 +1,336 @@
-"""The demo's narration: what the daemon, the simulated gateway and the clusters do, as lines.
+"""The demo's narration: what the daemon, the simulated gateway and the clusters do, as lines,
+told from one thread in the order it happened.
 
-The `Narrator` listens to the daemon's driver (each event fed to the engine and each output it
-produced), to the sandbox's gateway (each call as received and answered) and to a poll of the
-clusters, prints one readable line (or a few) for each thing worth telling, and marks
-`Milestones` that the scenario waits on.
+Listeners on the daemon's driver (each event fed to the engine, then each output it produced)
+and on the sandbox's gateway (each call, recorded before it is answered) only stamp what they
+hear and queue it; the scenario queues its own lines and its faults the same way. One thread
+takes the queue in order, looks at the clusters when idle and before each event (see
+`clusters`), prints, and marks the `Milestones` the scenario waits for. So a cause is always
+told before its effects, whichever thread heard them.
 """
 
 from __future__ import annotations
 
-import textwrap
+import logging
+import queue
 import threading
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, TextIO
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import assert_never
 
-from remediator.clock import Clock
-from remediator.core.decisions import Act, BreakerChanged, CheckFirst, Decision, Output, Remediated
-from remediator.core.events import ActionOutcome, Event, PreflightResult, ProbeResult
-from remediator.core.rules import Guardrails, Policy, ProbeTrigger, Rule
-from remediator.ncp.client import ACTIONS
-from remediator.sandbox import ClusterSnapshot, RecordedCall
+from remediator.core.decisions import (
+    Act,
+    ApprovalRequested,
+    ApprovalSettled,
+    BreakerChanged,
+    CheckFirst,
+    Decision,
+    Escalated,
+    Output,
+    Remediated,
+)
+from remediator.core.events import (
+    ActionOutcome,
+    AlertEvent,
+    ApprovalAnswer,
+    Event,
+    ManualRestart,
+    Pause,
+    PreflightResult,
+    ProbeResult,
+    Resume,
+    Tick,
+)
+from remediator.core.rules import Policy
+from remediator.demo import wording
+from remediator.demo.clusters import ClusterWatcher
+from remediator.demo.looks import Looks
+from remediator.demo.milestones import Milestones
+from remediator.demo.printer import Printer
+from remediator.ncp.client import ACTIONS as OPERATIONS
+from remediator.sandbox import RecordedCall
 
-WIDTH = 100
-INDENT = " " * 11  # under the text of a "[ 12.3s] " line, and two more
+log = logging.getLogger("remediator.demo")
 
-
-class Printer:
-    """Writes lines stamped with the seconds since the demo started; thread-safe."""
-
-    def __init__(self, out: TextIO, clock: Clock) -> None:
-        self._out = out
-        self._clock = clock
-        self._start = clock.monotonic()
-        self._lock = threading.Lock()
-        self.muted = False
-
-    def elapsed(self) -> float:
-        """Seconds since the demo started."""
-        return self._clock.monotonic() - self._start
-
-    def say(self, text: str, more: Sequence[str] = ()) -> None:
-        """One stamped line, wrapped, and indented continuation lines."""
-        stamp = f"[{self.elapsed():5.1f}s] "
-        lines = _wrap(text, stamp, INDENT)
-        for extra in more:
-            lines += _wrap(extra, INDENT, INDENT)
-        self.write("\n".join(lines))
-
-    def write(self, text: str = "") -> None:
-        """Text as it is (unless muted)."""
-        with self._lock:
-            if not self.muted:
-                print(text, file=self._out, flush=True)
+IDLE = 0.05  # how often the clusters are looked at while nothing else happens
+_ACTION_OPERATIONS = frozenset(OPERATIONS.values())
 
 
-def _wrap(text: str, first: str, rest: str) -> list[str]:
-    # paths and URLs stay whole: no breaks on their hyphens, and long ones run over
-    return textwrap.wrap(
-        text,
-        WIDTH,
-        initial_indent=first,
-        subsequent_indent=rest,
-        break_on_hyphens=False,
-        break_long_words=False,
-    )
+@dataclass(frozen=True)
+class _Heard:
+    """An event fed to the engine."""
+
+    event: Event
 
 
-class Milestones:
-    """Named things that happened, with when; the scenario waits for them."""
+@dataclass(frozen=True)
+class _Decided:
+    """An output of the engine."""
 
-    def __init__(self, elapsed: Callable[[], float]) -> None:
-        self._elapsed = elapsed
-        self._cond = threading.Condition()
-        self._times: dict[str, list[float]] = {}
-
-    def reach(self, *names: str) -> None:
-        """Mark each of `names` as having happened (once more) now."""
-        with self._cond:
-            for name in names:
-                self._times.setdefault(name, []).append(self._elapsed())
-            self._cond.notify_all()
-
-    def counts(self) -> dict[str, int]:
-        """How many times each milestone happened so far."""
-        with self._cond:
-            return {name: len(times) for name, times in self._times.items()}
-
-    def at(self, name: str, since: Mapping[str, int]) -> float | None:
-        """When `name` first happened after the `since` counts, if it did."""
-        with self._cond:
-            times = self._times.get(name, [])
-            n = since.get(name, 0)
-            return times[n] if len(times) > n else None
-
-    def wait_any(
-        self, names: Sequence[str], timeout: float, since: Mapping[str, int]
-    ) -> str | None:
-        """The first of `names` to happen after the `since` counts, or None after `timeout`."""
-
-        def hit() -> str | None:
-            return next((n for n in names if len(self._times.get(n, ())) > since.get(n, 0)), None)
-
-        with self._cond:
-            return self._cond.wait_for(hit, max(0.0, timeout))
+    out: Output
 
 
-@dataclass
-class _Watch:
-    """What the narrator follows of one target, mirroring the engine's view of it."""
+@dataclass(frozen=True)
+class _Called:
+    """A call the gateway recorded."""
 
-    rule: Rule | None  # the target's probe rule
-    window: deque[bool] = field(default_factory=deque)
-    phase: Literal["acting", "verifying"] | None = None
-    grace_until: float = 0.0
-    successes: int = 0
-    last_ok: bool | None = None
-    probes: int = 0
+    call: RecordedCall
+
+
+@dataclass(frozen=True)
+class _Said:
+    """A line of the scenario's (stamped), or text as it is."""
+
+    text: str
+    more: tuple[str, ...] = ()
+    stamped: bool = True
+
+
+@dataclass(frozen=True)
+class _Done:
+    """Work for the narration thread (a fault injected, the end of a drain), and its mark."""
+
+    work: Callable[[], object]
+    mark: str = ""
+
+
+_Item = _Heard | _Decided | _Called | _Said | _Done
 
 
 class Narrator:
-    """Listeners that tell the story; `marks` records each step for the scenario."""
+    """Tells the story from one thread; `marks` records each step for the scenario."""
 
-    def __init__(self, printer: Printer, policy: Policy) -> None:
+    def __init__(self, printer: Printer, policy: Policy, clusters: ClusterWatcher) -> None:
         self.p = printer
-        self.marks = Milestones(printer.elapsed)
+        self.marks = Milestones()
         self.rules = {r.name: r for r in policy.rules}
-        self.guardrails = policy.guardrails
-        self.decisions: list[Decision] = []
         self.calls: list[RecordedCall] = []
-        self._watch: dict[str, _Watch] = {}
-        for t in policy.targets:
-            probe_rules = [
-                r for r in policy.rules_for(t.name) if isinstance(r.trigger, ProbeTrigger)
-            ]
-            w = _Watch(rule=probe_rules[0] if probe_rules else None)
-            if w.rule is not None and isinstance(w.rule.trigger, ProbeTrigger):
-                w.window = deque(maxlen=w.rule.trigger.of)
-            self._watch[t.name] = w
-        self._explained_signing = False
+        self.decisions: list[Decision] = []
+        self.looks = Looks(policy)
+        self._clusters = clusters
         self._cluster_nos = {t.name: t.cluster_no for t in policy.targets}
-        self._looking: set[str] = set()  # clusters whose status is read before an action
-        # Listeners are called from the scheduler's, the executor's and the sandbox's threads.
-        self._lock = threading.RLock()
+        self._tools: dict[str, str] = {}
+        self._looking: dict[str, set[str]] = {}  # cluster -> reads told in its look before acting
+        self._nodes: dict[str, str] = {}  # target -> the nodes its last look found to restart
+        self._errors: dict[str, str] = {}  # target -> the error its last action was told with
+        self._first_read = True
+        self._queue: queue.SimpleQueue[tuple[float, _Item | None]] = queue.SimpleQueue()
+        self._stamp = threading.Lock()  # stamps in queue order
+        self._thread = threading.Thread(target=self._run, name="demo-narrator", daemon=True)
 
-    def probes(self, target: str) -> int:
-        """How many scheduled probes of `target` the narrator heard."""
-        return self._watch[target].probes
+    def tool_of(self, target: str, tool: str) -> None:
+        """Name the manager tool of `target` (`CMAK`, `Kafka-UI`) in what is told of it."""
+        self._tools[target] = tool
 
-    # -- the daemon: events fed to the engine --------------------------------------------
+    # -- what is heard, from any thread --------------------------------------------------
 
     def on_event(self, event: Event) -> None:
         """A `Driver.event_listeners` listener."""
-        with self._lock:
-            if isinstance(event, ProbeResult):
-                self._probe(event)
-            elif isinstance(event, PreflightResult):
-                self._preflight(event)
-            elif isinstance(event, ActionOutcome):
-                self._outcome(event)
-
-    def _probe(self, r: ProbeResult) -> None:
-        w = self._watch.get(r.target)
-        if w is None:
-            return
-        w.probes += 1
-        note: str | None = None
-        if w.phase == "acting":
-            note = "a restart is being sent; not counted"
-        elif w.phase == "verifying" and w.rule is not None:
-            if r.at < w.grace_until:
-                note = f"verifying: inside the {w.rule.verify.grace:g}s grace, not counted"
-            elif r.ok:
-                w.successes += 1
-                note = f"verifying: healthy {w.successes} of {w.rule.verify.successes}"
-            else:
-                w.successes = 0
-                note = "verifying: still down, the count of healthy probes starts over"
-        elif not r.ok:
-            w.window.append(False)
-            note = "failed"
-            if w.rule is not None and isinstance(w.rule.trigger, ProbeTrigger):
-                failures = sum(1 for ok in w.window if not ok)
-                note = (
-                    f"{failures} of the last {w.rule.trigger.of} probes failed; "
-                    f"{w.rule.name} trips at {w.rule.trigger.failures}"
-                )
-        else:
-            w.window.append(True)
-            if w.last_ok is not True:
-                note = "healthy"
-        if note is not None:
-            self.p.say(f"probe {r.target}: {r.reason} ({note})")
-        w.last_ok = r.ok
-        self.marks.reach(f"probe:{r.target}:{'ok' if r.ok else 'failed'}")
-
-    def _preflight(self, p: PreflightResult) -> None:
-        self._looking.discard(self._cluster_nos.get(p.target, ""))
-        if p.probe is None:
-            fresh = "no fresh probe"
-        else:
-            fresh = "fresh probe " + ("ok" if p.probe.ok else f"failed ({p.probe.reason})")
-        word = {True: "changing", False: "not changing", None: "unknown"}[p.cluster_busy]
-        cluster = f"cluster {word}" + (f" ({p.cluster_detail})" if p.cluster_detail else "")
-        self.p.say(f"looked again before acting on {p.target}: {fresh}; {cluster}")
-        self.marks.reach(f"preflight:{p.target}")
-
-    def _outcome(self, o: ActionOutcome) -> None:
-        w = self._watch.get(o.target)
-        rule = self.rules.get(o.rule)
-        if o.result in ("success", "unknown") and w is not None and rule is not None:
-            w.phase, w.successes = "verifying", 0
-            w.grace_until = o.at + rule.verify.grace
-            v = rule.verify
-            how = "accepted by CDSS" if o.result == "success" else "outcome unknown (reconciled)"
-            self.p.say(
-                f"daemon: {o.action} {how}. Verifying: after a {v.grace:g}s grace, "
-                f"{v.successes} healthy probes within {v.timeout:g}s"
-            )
-        elif o.result == "not_available":
-            self.p.say(f"daemon: {o.action} is not available. Its error says:", [o.detail])
-        else:
-            if w is not None:
-                w.phase = None
-            self.p.say(f"daemon: {o.action} failed: {o.detail}")
-        self.marks.reach(f"outcome:{o.action}:{o.result}")
-
-    # -- the daemon: outputs of the engine -----------------------------------------------
+        self._put(_Heard(event))
 
     def on_output(self, out: Output) -> None:
         """A `Driver.listeners` listener."""
-        with self._lock:
-            self._output(out)
+        self._put(_Decided(out))
 
-    def _output(self, out: Output) -> None:
-        if isinstance(out, CheckFirst):
-            self._looking.add(out.cluster_no)
-            looks = "a fresh probe and " if out.probe else ""
-            self.p.say(
-                f"TRIPPED: rule {out.rule} on {out.target}. Before acting it looks again: "
-                f"{looks}the cluster's status (getClusterStatus)"
-            )
-            self.marks.reach(f"trip:{out.target}")
-        elif isinstance(out, Decision):
-            self._decision(out)
-        elif isinstance(out, Act):
-            if out.fallback_of is not None:
-                self.p.say(
-                    f"FALLBACK: {out.fallback_of} does not exist any more; the rule's "
-                    f"fallback_action is {out.action}: sending it"
-                )
-            else:
-                self.p.say(
-                    f"daemon: intent recorded in the ledger; sending {out.action} for cluster "
-                    f"{out.cluster_no}, signed"
-                )
-            self.marks.reach(f"act:{out.target}:{out.action}")
-        elif isinstance(out, Remediated):
-            w = self._watch.get(out.target)
-            if w is not None:
-                w.phase = None
-                w.window.clear()
-            word = "RECOVERED" if out.outcome == "recovered" else "NOT RECOVERED"
-            self.p.say(f"{word}: {out.target} (rule {out.rule}): {out.detail}")
-            self.marks.reach(f"remediated:{out.target}:{out.outcome}")
-        elif isinstance(out, BreakerChanged):
-            state = "OPEN" if out.open else "closed"
-            self.p.say(f"breaker {state}: {out.rule} on {out.target}: {out.detail}")
-            self.marks.reach(f"breaker:{out.target}")
+    def on_call(self, call: RecordedCall) -> None:
+        """A `Sandbox.subscribe` listener."""
+        self._put(_Called(call))
 
-    def _decision(self, d: Decision) -> None:
+    def say(self, text: str, more: Sequence[str] = ()) -> None:
+        """A stamped line of the scenario's, told in turn."""
+        self._put(_Said(text, tuple(more)))
+
+    def write(self, text: str = "") -> None:
+        """Text as it is, told in turn."""
+        self._put(_Said(text, stamped=False))
+
+    def do(self, text: str, work: Callable[[], object], mark: str) -> None:
+        """Say `text`, then do `work` (a fault) from the narration thread and reach `mark`: what
+        it causes is told after the line that announces it."""
+        self.say(text)
+        self._put(_Done(work, mark))
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until everything queued so far is told; False if that took over `timeout`."""
+        done = threading.Event()
+        self._put(_Done(done.set))  # the clusters are looked at before it is set
+        return done.wait(timeout)
+
+    def _put(self, item: _Item | None) -> None:
+        with self._stamp:
+            self._queue.put((self.p.elapsed(), item))
+
+    # -- the narration thread ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start telling."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop telling (what is still queued is dropped unheard)."""
+        self._put(None)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                at, item = self._queue.get(timeout=IDLE)
+            except queue.Empty:
+                self._guarded(self.p.elapsed(), None)
+                continue
+            if item is None:
+                return
+            self._guarded(at, item)
+
+    def _guarded(self, at: float, item: _Item | None) -> None:
+        """Tell `item` (None: only look at the clusters); a bug must not end the story silently."""
+        try:
+            if item is None or isinstance(item, _Heard):
+                self._look_at_clusters(at)
+            if item is not None:
+                self._tell(at, item)
+        except Exception:
+            log.exception("the demo's narrator failed on %r", item)
+            what = "a look at the clusters" if item is None else type(item).__name__
+            self.p.say(f"(the narrator failed on {what}; see the daemon's log)", at=at)
+
+    def _tell(self, at: float, item: _Item) -> None:
+        match item:
+            case _Heard(event):
+                self._event(at, event)
+            case _Decided(out):
+                self._output(at, out)
+            case _Called(call):
+                self._call(at, call)
+            case _Said(text, more, stamped):
+                if stamped:
+                    self.p.say(text, more, at=at)
+                else:
+                    self.p.write(text)
+            case _Done(work, mark):
+                if mark:
+                    self.marks.reach(at, mark)
+                self._look_at_clusters(at)  # before the fault, and so right after it
+                work()
+                self._look_at_clusters(at)
+            case _:
+                assert_never(item)
+
+    def _look_at_clusters(self, at: float) -> None:
+        for change in self._clusters.changes():
+            self.p.say(change.text, at=at)
+            names = [f"cluster:{change.cluster_no}:{change.status}"]
+            names += [f"node:{host}:{colour}" for host, colour in change.brokers]
+            self.marks.reach(at, *names)
+
+    # -- the daemon: events fed to the engine --------------------------------------------
+
+    def _event(self, at: float, event: Event) -> None:
+        match event:
+            case ProbeResult():
+                line = self.looks.look(event)
+                if line is not None:
+                    self.p.say(line, at=at)
+                verdict = "inconclusive" if event.inconclusive else "ok" if event.ok else "failed"
+                self.marks.reach(at, f"look:{event.target}:{event.check}:{verdict}")
+            case PreflightResult():
+                self._looking.pop(self._cluster_nos.get(event.target, ""), None)
+                if event.nodes:
+                    self._nodes[event.target] = event.nodes_detail.removeprefix(
+                        "unhealthy brokers: "
+                    )
+                self.p.say(wording.preflight(event), at=at)
+                self.marks.reach(at, f"preflight:{event.target}")
+            case ActionOutcome():
+                self.looks.outcome(event)
+                self._errors[event.target] = event.detail
+                text, more = wording.outcome(event, self.rules.get(event.rule))
+                self.p.say(text, more, at=at)
+                self.marks.reach(at, f"outcome:{event.action}:{event.result}")
+            case AlertEvent() | Tick() | Pause() | Resume() | ManualRestart() | ApprovalAnswer():
+                pass  # the demo sends no alerts, pauses, manual restarts or approvals
+            case _:
+                assert_never(event)
+
+    # -- the daemon: outputs of the engine -----------------------------------------------
+
+    def _output(self, at: float, out: Output) -> None:
+        match out:
+            case CheckFirst():
+                self._looking[out.cluster_no] = set()
+                tool = self._tools.get(out.target, "manager tool")
+                self.p.say(wording.trip(out, self.rules[out.rule], tool), at=at)
+                self.marks.reach(at, f"trip:{out.target}:{out.rule}")
+            case Decision():
+                self._decision(at, out)
+            case Act():
+                self.p.say(wording.act(out), at=at)
+                self.marks.reach(at, f"act:{out.target}:{out.action}")
+            case Remediated():
+                self.looks.remediated(out)
+                told = self._errors.pop(out.target, "")
+                self.p.say(wording.remediated(out, told), at=at)
+                self.marks.reach(at, f"remediated:{out.target}:{out.rule}:{out.outcome}")
+            case Escalated():
+                self.looks.escalated(out)
+                self.p.say(wording.escalated(out), at=at)
+                self.marks.reach(at, f"escalated:{out.target}:{out.rule}")
+            case BreakerChanged():
+                self.p.say(wording.breaker(out), at=at)
+                self.marks.reach(at, f"breaker:{out.target}:{'open' if out.open else 'closed'}")
+            case ApprovalRequested() | ApprovalSettled():
+                pass  # the demo's rules do not ask a human first
+            case _:
+                assert_never(out)
+
+    def _decision(self, at: float, d: Decision) -> None:
         self.decisions.append(d)
+        rule = self.rules[d.rule]
         if d.outcome == "acted":
-            w = self._watch.get(d.target)
-            if w is not None:
-                w.phase = "acting"
-                w.window.clear()
-            self.p.say(
-                f"DECISION: act - {d.action} on {d.target} (rule {d.rule})",
-                _acted_reasons(d, self.guardrails),
-            )
-            self.marks.reach(f"acted:{d.target}")
+            self.looks.acted(d, rule)
+            step = next((i for i, a in enumerate(rule.steps) if a == d.action), 0)
+            nodes = self._nodes.pop(d.target, "")
+            text, more = wording.acted(d, rule, step, nodes)
+            self.p.say(text, more, at=at, hang=wording.LABELS)
+            self.marks.reach(at, f"acted:{d.target}:{d.rule}")
             return
-        self.p.say(
-            f"DECISION: {d.action} on {d.target} {d.outcome} ({d.reason}): {d.detail}"
-            + (" - no call is sent" if d.outcome == "suppressed" else "")
-        )
-        self.marks.reach(f"{d.outcome}:{d.target}", f"{d.outcome}:{d.target}:{d.reason}")
+        if d.outcome == "shadow":
+            self.looks.acted(d, rule)
+        self.p.say(wording.held(d), at=at)
+        self.marks.reach(at, f"{d.outcome}:{d.target}:{d.rule}:{d.reason}", f"held:{d.target}")
 
     # -- the simulated gateway -----------------------------------------------------------
 
-    def on_call(self, c: RecordedCall) -> None:
-        """A `Sandbox.subscribe` listener: one gateway call as the sandbox recorded it."""
-        with self._lock:
-            self._call(c)
-
-    def _call(self, c: RecordedCall) -> None:
+    def _call(self, at: float, c: RecordedCall) -> None:
         self.calls.append(c)
-        check = "signature v2 verified" if c.verified else f"signature REJECTED ({c.reason})"
-        if c.http_status is None:
-            answer = f"no answer ({c.reason})"
-        elif c.http_status == 200:
-            answer = f"HTTP 200, code {c.code}"
-            if c.applied:
-                answer += ": applied, the cluster restarts"
-            if c.reason:
-                answer += f": {c.reason}"
-        else:
-            answer = f"HTTP {c.http_status}, errorCode {c.error_code}"
-            answer += f": {c.reason}" if c.reason else ""
-        more = [f"gateway: {check} -> {answer}"]
-        if c.operation not in ACTIONS.values() and c.cluster_no not in self._looking:
-            more.insert(0, "(a routine signed read: the daemon checks that its action path works)")
-        if c.verified and not self._explained_signing:
-            self._explained_signing = True
-            more.append(
-                "(every call is signed: x-ncp-apigw-signature-v2 = HMAC-SHA256 of method, path, "
-                "timestamp and access key; the simulated gateway recomputes it and checks that "
-                "the timestamp is within 5 minutes of its clock, as NCP's does)"
+        self._clusters.told(c)
+        note = self._why_shown(c)
+        if note is not None:
+            text, more = wording.call(c, note or None)
+            if c.verified and self._first_read:
+                self._first_read = False
+                more.append(
+                    "(every call is signed: x-ncp-apigw-signature-v2 = HMAC-SHA256 of method, "
+                    "path, timestamp and access key; the simulated gateway recomputes it and "
+                    "checks that the timestamp is within 5 minutes of its clock, as NCP's does)"
+                )
+            self.p.say(text, more, at=at)
+        self.marks.reach(at, f"call:{c.operation}")
+
+    def _why_shown(self, c: RecordedCall) -> str | None:
+        """Why a call is told ("" for no note), or None when it is routine and not told."""
+        if c.operation in _ACTION_OPERATIONS:
+            return ""
+        trouble = not c.verified or c.http_status != 200 or c.code != 0
+        told = self._looking.get(c.cluster_no or "")
+        if told is not None and c.operation is not None and c.operation not in told:
+            told.add(c.operation)
+            return ""
+        if trouble:
+            return "(a read that went wrong)"
+        if self._first_read:
+            return (
+                "(the first signed read: the daemon reads each cluster's status every second "
+                "(cluster_health) and checks its action path; routine reads are not shown)"
             )
-        self.p.say(f"CDSS <- {c.method} {c.target}", more)
-        self.marks.reach(f"call:{c.operation}")
-
-    # -- the clusters --------------------------------------------------------------------
-
-    def on_cluster(self, s: ClusterSnapshot) -> None:
-        """A cluster's status changed, as CDSS reports it."""
-        with self._lock:
-            self._cluster(s)
-
-    def _cluster(self, s: ClusterSnapshot) -> None:
-        tool = "cmak" if s.tool == "cmak" else "kafka-ui"
-        colors = f"broker {s.broker_status}, zookeeper {s.zookeeper_status}"
-        colors += f", cmak {s.cmak_status}" if s.cmak_status else ""
-        if s.status == "changing":
-            what = f"{s.restarting} in progress" if s.restarting else "changing"
-            self.p.say(
-                f"cluster {s.name} ({s.cluster_no}) is changing: {what} ({colors}); "
-                f"its {tool} is offline meanwhile"
-            )
-        else:
-            self.p.say(
-                f"cluster {s.name} ({s.cluster_no}) is {s.status} ({colors}); "
-                f"{tool} {'healthy' if s.tool_mode == 'ok' else s.tool_mode}"
-            )
-        self.marks.reach(f"cluster:{s.cluster_no}:{s.status}")
-
-
-def _acted_reasons(d: Decision, g: Guardrails) -> list[str]:
-    """The `acted` decision's detail as lines: the evidence, then each guard it passed."""
-    detail = d.detail.removeprefix(f"{d.action}: ")
-    evidence, sep, guards = detail.partition("; guards passed: ")
-    if not sep:
-        return [detail]
-    passed = guards.split("; ")
-    return _labelled("evidence:", evidence.split("; ")) + _labelled("guards passed:", passed)
-
-
-def _labelled(label: str, items: list[str]) -> list[str]:
-    return [f"{label if i == 0 else '':<15}{item}" for i, item in enumerate(items)]
+        return None

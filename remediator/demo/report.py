@@ -10,8 +10,9 @@ import requests
 SHOWN = (
     "remediator_decisions_total",
     "remediator_actions_total",
-    "remediator_ncp_requests_total",
     "remediator_remediations_total",
+    "remediator_ncp_requests_total",
+    "remediator_breaker_open",
     "remediator_cooldown_remaining_seconds",
 )
 _NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
@@ -37,50 +38,66 @@ def metric_lines(text: str, names: tuple[str, ...] = SHOWN) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Facts:
-    """The times (seconds since the start) and numbers the summary tells."""
+class BrokerAct:
+    """The first act, in seconds since the start: a broker red, that node restarted."""
 
+    host: str
+    node_no: int
     broke: float
-    first_failure: float
+    first_look: float
     acted: float
-    fallback: bool
-    changing_for: float | None
+    orange: float
+    green: float
     recovered: float
     successes: int
-    broke_again: float
+
+
+@dataclass(frozen=True)
+class ToolAct:
+    """The second act: CMAK down with every broker green, no broker restarted; the cooldown."""
+
+    broke: float
+    acted: float
+    not_recovered: float
     held: float
     cooldown: float
-    held_detail: str
-    payments_probes: int
+    fixed: float
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the summary tells."""
+
+    broker: BrokerAct
+    tool: ToolAct
+    brokers: int  # how many brokers orders has
+    restarted: int  # how many of them the sandbox restarted
+    payments_looks: int
     calls: int
     verified: int
 
 
 def summary(f: Facts) -> str:
     """One paragraph: what happened, in order, with the numbers."""
-    restart = (
-        "sent a signed restartCMAKService; NCP withdrew that operation on 2026-09-17, so the "
-        "gateway answered 404 / errorCode 300, and remediator fell back to restartAllServices, "
-        "as the rule's fallback_action says. "
-        if f.fallback
-        else "sent a signed restartCMAKService, which CDSS accepted. "
-    )
-    changing = (
-        f"The cluster was changing for {f.changing_for:.1f}s; "
-        if f.changing_for is not None
-        else ""
-    )
+    b, t = f.broker, f.tool
     signed = f"all {f.calls} calls" if f.verified == f.calls else f"{f.verified} of {f.calls} calls"
     return (
-        f"Summary: orders' CMAK went down at {f.broke:.1f}s. remediator saw its first failed probe "
-        f"at {f.first_failure:.1f}s, tripped after the third, looked again (a fresh probe and the "
-        f"cluster's status), checked every guard and, at {f.acted:.1f}s, {restart}The sandbox "
-        f"verified the signature of {signed}. {changing}remediator "
-        f"declared orders recovered at {f.recovered:.1f}s, after {f.successes} healthy probes: "
-        f"{f.recovered - f.first_failure:.1f}s from the first failure. When CMAK broke again at "
-        f"{f.broke_again:.1f}s, inside the {f.cooldown:g}s cooldown, remediator held back at "
-        f"{f.held:.1f}s ({f.held_detail}) rather than restart the cluster again so soon. "
-        f"payments (Kafka-UI) was probed {f.payments_probes} times, stayed healthy and was never "
-        "touched. The action and its verified outcome are in the ledger (state.db), and every "
-        "decision is in the daemon's log and counted in the metrics above."
+        f"Summary: {b.host} went red at {b.broke:.1f}s. remediator's cluster status reads saw "
+        f"it at {b.first_look:.1f}s; broker-unhealthy tripped on the second, looked again "
+        f"(getClusterStatus, and getClusterNodeList joined by hostname) and at {b.acted:.1f}s "
+        f"sent restartKafkaServicePerNode for node {b.node_no} only (blast radius node). That "
+        f"broker was orange for {b.green - b.orange:.1f}s, and remediator declared orders "
+        f"recovered at {b.recovered:.1f}s after {b.successes} healthy status reads. Then orders' "
+        f"CMAK went down at {t.broke:.1f}s with every broker green: cmak-unhealthy tripped after "
+        f"3 failed probes and at {t.acted:.1f}s sent restartCMAKService, which NCP has withdrawn "
+        "(404 / errorCode 300). Its only wider remedy, restart_all_services, restarts every "
+        "broker and ZooKeeper at once, above the rule's max_blast_radius (tool): so remediator "
+        f"stopped there, no broker restarted, and it recorded orders not recovered at "
+        f"{t.not_recovered:.1f}s. With CMAK still down, the {t.cooldown:g}s cooldown held a "
+        f"second try back at {t.held:.1f}s, until the on-call engineer repaired CMAK at "
+        f"{t.fixed:.1f}s. The sandbox's own record: {f.restarted} of orders' {f.brokers} brokers "
+        f"restarted, nothing cluster-wide; payments was looked at {f.payments_looks} times, "
+        f"stayed healthy and was never touched; the sandbox verified the signature of {signed}. "
+        "Every decision and outcome is in the ledger (state.db) and the daemon's log, and "
+        "counted in the metrics above."
     )

@@ -7,7 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from remediator.core.events import AlertEvent
 from remediator.core.rules import TargetRef
@@ -16,8 +23,24 @@ from remediator.timetext import parse_time
 # Labels that name the target, in the order they are tried (SPEC section 6).
 TARGET_LABELS = ("remediator_target", "cluster_no", "service_group_instance_no")
 
-_Short = Annotated[str, StringConstraints(max_length=1024)]
-_Labels = Annotated[dict[_Short, Annotated[str, StringConstraints(max_length=4096)]], Field()]
+
+def _storable(text: str) -> str:
+    """Text the ledger can store: no NUL (PostgreSQL refuses it), no lone surrogate (a JSON
+    escape like \ud800, which is no UTF-8); Alertmanager sends neither."""
+    if "\x00" in text:
+        raise ValueError("contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains a lone surrogate (not UTF-8)") from None
+    return text
+
+
+_Text = AfterValidator(_storable)
+_Short = Annotated[str, StringConstraints(max_length=1024), _Text]
+_Labels = Annotated[
+    dict[_Short, Annotated[str, StringConstraints(max_length=4096), _Text]], Field()
+]
 
 
 class _Alert(BaseModel):
@@ -27,10 +50,10 @@ class _Alert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: _Labels
     annotations: _Labels = Field(default_factory=dict)
-    startsAt: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    startsAt: Annotated[str, StringConstraints(min_length=1, max_length=64), _Text]
     endsAt: _Short = ""
     generatorURL: _Short = ""
-    fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=128), _Text]
 
 
 class Payload(BaseModel):
@@ -43,7 +66,7 @@ class Payload(BaseModel):
     receiver: _Short = ""
     alerts: Annotated[list[_Alert], Field(max_length=10_000)]
     groupKey: _Short = ""
-    truncatedAlerts: Annotated[int, Field(ge=0)] = 0
+    truncatedAlerts: Annotated[int, Field(ge=0, le=2**64)] = 0  # Go's uint64
 
 
 class InvalidPayload(ValueError):
@@ -63,13 +86,17 @@ def parse(body: bytes) -> Payload:
     """Validate a webhook body; InvalidPayload names the first problem."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidPayload(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidPayload("not JSON this remediator reads: nested too deeply") from None
+    except ValueError as exc:  # not UTF-8, not JSON, or an integer of thousands of digits
+        raise InvalidPayload(f"not JSON: {str(exc)[:120]}") from None
     try:
         return Payload.model_validate(data)
+    except RecursionError:
+        raise InvalidPayload("nested too deeply") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        where = ".".join(str(p)[:40] for p in first["loc"]) or "(root)"
         raise InvalidPayload(f"{where}: {first['msg']}") from None
 
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
-from waitress.server import create_server
+
+from remediator.clock import Clock, SystemClock
+from remediator.http.guard import Gate, Gates, guarded_server
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
@@ -29,6 +31,10 @@ class Routes:
     ready: Callable[[], bool]
     status: Callable[[], dict[str, Any]]
     extra: dict[tuple[str, str], WsgiApp] = field(default_factory=dict)
+    # Routes for every path under a prefix that ends with "/" (e.g. /api/v1/approvals/{id}).
+    prefixed: dict[tuple[str, str], WsgiApp] = field(default_factory=dict)
+    # Checks of an `extra` or `prefixed` route's headers before its body is read (see `guard`).
+    gates: dict[tuple[str, str], Gate] = field(default_factory=dict)
 
 
 def json_response(
@@ -48,10 +54,13 @@ _REASONS = {
     200: "OK",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    409: "Conflict",
     413: "Payload Too Large",
     415: "Unsupported Media Type",
+    500: "Internal Server Error",
     503: "Service Unavailable",
 }
 
@@ -64,9 +73,20 @@ def make_app(routes: Routes) -> WsgiApp:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/")
         handler = routes.extra.get((method, path))
+        if handler is None:
+            handler = next(
+                (
+                    app
+                    for (m, prefix), app in routes.prefixed.items()
+                    if m == method and path.startswith(prefix) and len(path) > len(prefix)
+                ),
+                None,
+            )
         if handler is not None:
             return handler(environ, start_response)
-        if any(p == path for _m, p in routes.extra):
+        if any(p == path for _m, p in routes.extra) or any(
+            path.startswith(p) and len(path) > len(p) for _m, p in routes.prefixed
+        ):
             return json_response(start_response, 405, {"error": "method not allowed"})
         if method not in ("GET", "HEAD"):
             return json_response(start_response, 405, {"error": "method not allowed"})
@@ -88,11 +108,27 @@ def make_app(routes: Routes) -> WsgiApp:
 class HttpServer:
     """waitress on one listener, serving in a background thread; it binds in `start()`."""
 
-    def __init__(self, app: WsgiApp, host: str, port: int, threads: int = 4) -> None:
+    def __init__(  # noqa: PLR0913 - the listener's options, by keyword
+        self,
+        app: WsgiApp,
+        host: str,
+        port: int,
+        threads: int = 4,
+        *,
+        gates: Gates | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._app, self._host, self._port, self._threads = app, host, port, threads
+        self._gates = gates or {}
+        self._clock = clock or SystemClock()
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._map: dict[int, Any] = {}  # waitress's socket map, ours so that close() sees it
+
+    @property
+    def app(self) -> WsgiApp:
+        """The WSGI application it serves."""
+        return self._app
 
     @property
     def port(self) -> int:
@@ -103,23 +139,33 @@ class HttpServer:
         return str(self._server.effective_host) if self._server else self._host
 
     def start(self) -> None:
-        """Bind (OSError if the address is taken) and serve."""
-        self._server = create_server(
+        """Bind (OSError naming the address if it is taken) and serve."""
+        try:
+            self._bind()
+        except OSError as exc:
+            where = f"[{self._host}]" if ":" in self._host else self._host
+            why = exc.strerror or str(exc)
+            error = OSError(f"cannot listen on {where}:{self._port}: {why}")
+            error.errno = exc.errno
+            raise error from None
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+        self._thread.start()
+
+    def _bind(self) -> None:
+        self._server = guarded_server(
             self._app,
-            map=self._map,
             host=self._host,
             port=self._port,
             threads=self._threads,
+            gates=self._gates,
+            monotonic=self._clock.monotonic,
+            socket_map=self._map,
             max_request_body_size=MAX_BODY,
-            channel_timeout=30,
-            connection_limit=100,
             clear_untrusted_proxy_headers=True,
             ident="remediator",
-            # poll(), not select(): with a thousand probes in flight, sockets pass fd 1024.
-            asyncore_use_poll=True,
+            # (`guard` uses poll(), not select(): with a thousand probes in flight, sockets
+            # pass fd 1024.)
         )
-        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
-        self._thread.start()
 
     def _run(self) -> None:
         with contextlib.suppress(OSError):  # closed under us during shutdown

@@ -18,7 +18,7 @@ import requests
 from tenacity import RetryCallState
 
 from remediator.clock import Clock
-from remediator.errors import NcpError
+from remediator.errors import NcpError, NcpNotFound
 from remediator.metrics import Metrics
 from remediator.ncp import envelope as env
 from remediator.ncp import signing, sites
@@ -51,7 +51,7 @@ class Credentials:
 class SignedCaller:
     """Signed, retried calls to the CDSS API of one site; the region may be overridden per call."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - injected collaborators and limits, by keyword
         self,
         *,
         credentials: Credentials,
@@ -100,7 +100,7 @@ class SignedCaller:
 
     # -- the generic signed call -------------------------------------------------------------
 
-    def call(
+    def call(  # noqa: PLR0913 - one signed call's parts; options by keyword
         self,
         method: Method,
         path: str,
@@ -127,7 +127,9 @@ class SignedCaller:
         def attempt() -> env.Envelope:
             nonlocal attempts
             attempts += 1
-            return self._attempt(method, url, operation, action, params, body, check)
+            return self._attempt(
+                method, url, operation, action=action, params=params, body=body, check=check
+            )
 
         def before_sleep(state: RetryCallState) -> None:
             outcome = state.outcome
@@ -153,7 +155,11 @@ class SignedCaller:
         except NcpError as exc:
             exc.attempts = attempts
             self._path_up(action, up=False)
-            log.warning(
+            # restartCMAKService's 404 is expected since its withdrawal, and its long note is
+            # said once, by whoever acts on it (the driver's outcome line).
+            withdrawn = isinstance(exc, NcpNotFound) and exc.withdrawn
+            log.log(
+                logging.DEBUG if withdrawn else logging.WARNING,
                 "CDSS %s failed (sent=%s): %s",
                 operation,
                 exc.sent,
@@ -173,11 +179,12 @@ class SignedCaller:
         )
         return envelope
 
-    def _attempt(
+    def _attempt(  # noqa: PLR0913 - one attempt's parts; options by keyword
         self,
         method: Method,
         url: str,
         operation: str,
+        *,
         action: bool,
         params: Mapping[str, str | int] | None,
         body: object,

@@ -117,7 +117,9 @@ class CdssClient(SignedCaller):
         """rollingRestart: brokers one at a time (run rolling_restart_precheck first)."""
         no = _cluster_no(cluster_no)
         body = {"serviceGroupInstanceNo": int(no)}
-        return self._act("POST", f"/cluster/{ROLLING_RESTART}", ROLLING_RESTART, no, region, body)
+        return self._act(
+            "POST", f"/cluster/{ROLLING_RESTART}", ROLLING_RESTART, no, region, body=body
+        )
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -231,13 +233,14 @@ class CdssClient(SignedCaller):
 
     # -- the shared shape of an action -------------------------------------------------------
 
-    def _act(
+    def _act(  # noqa: PLR0913 - one action's parts; body and nodes by keyword
         self,
         method: Method,
         path: str,
         operation: str,
         no: str,
         region: str | None,
+        *,
         body: object = None,
         nodes: tuple[int, ...] = (),
     ) -> ActionResult:

@@ -28,9 +28,10 @@ from remediator.errors import (
 
 WITHDRAWN_OPERATION = "restartCMAKService"
 WITHDRAWAL_NOTE = (
-    "NCP withdrew restartCMAKService on 2026-09-17 (CDSS release note); "
-    "the action restart_all_services replaces it (it restarts Kafka, ZooKeeper and the "
-    "manager tool) and is the fallback_action to give rules that use restart_cmak"
+    "NCP withdrew restartCMAKService on 2026-09-17 (CDSS release note); no operation restarts "
+    "the manager tool alone now: restart_all_services does it by restarting every broker and "
+    "ZooKeeper too (blast radius cluster), which a rule allows only with fallback_action and "
+    "max_blast_radius: cluster"
 )
 SKEW_WARNING_S = 60.0
 _GATEWAY_WINDOW_S = 300
@@ -75,7 +76,7 @@ def normalize_code(code: object) -> str | None:
     return str(code).strip() or None
 
 
-def parse_envelope(
+def parse_envelope(  # noqa: PLR0913 - what one answer carries, by keyword
     status: int,
     body: bytes,
     *,
@@ -145,7 +146,7 @@ def _check(envelope: Envelope, *, operation: str, action: bool, idempotent: bool
         )
 
 
-def gateway_error(
+def gateway_error(  # noqa: PLR0913 - what one gateway error carries, by keyword
     status: int,
     body: bytes,
     headers: Mapping[str, str],

@@ -78,7 +78,7 @@ def root_cause(exc: requests.RequestException) -> BaseException | None:
     return cause
 
 
-def transport_error(
+def transport_error(  # noqa: PLR0913 - what one transport failure carries, by keyword
     exc: requests.RequestException,
     *,
     operation: str,

@@ -7,7 +7,9 @@ import gc
 import logging
 import math
 import random
+import select
 import signal
+import socket
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Executor
@@ -16,38 +18,49 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
-from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
-from remediator.clock import Clock, SystemClock
+from remediator.clock import Clock, SteadyClock, SystemClock, as_wall
 from remediator.config.diff import describe_changes
 from remediator.config.health import HealthCheck
 from remediator.config.loader import Config, ConfigError, load_config, resolve_secrets
 from remediator.core.alerts import EPISODE_MEMORY, EPISODE_SWEEP
 from remediator.core.engine import Engine
 from remediator.core.events import Event, ProbeResult, Tick
-from remediator.core.rules import AlertTrigger
+from remediator.core.rules import BLAST_RADIUS, AlertTrigger
 from remediator.core.snapshot import snapshot
+from remediator.http import approvals as approval_http
+from remediator.http.admin import gates as admin_gates
 from remediator.http.admin import routes as admin_routes
+from remediator.http.history import routes as history_routes
 from remediator.http.intake import PATH as INTAKE_PATH
 from remediator.http.server import HttpServer, Routes, make_app
 from remediator.metrics import Metrics
+from remediator.notify import messages
 from remediator.probe.schedule import ProbeSchedule
+from remediator.runtime import history, reconcile
 from remediator.runtime.clusterlooks import ClusterLooks
 from remediator.runtime.driver import Driver
 from remediator.runtime.eventlog import event_to_json
 from remediator.runtime.probefeed import ProbeFeed
+from remediator.runtime.scheduler import MonotonicScheduler
 from remediator.runtime.sdnotify import Notifier
 from remediator.runtime.status import status
 from remediator.runtime.wiring import build, look_pool_size, probe_sockets, rebuild
 from remediator.store import Ledger
+from remediator.timetext import format_duration, rfc3339
 
 log = logging.getLogger("remediator.runtime.daemon")
 
 TICK_SECONDS = 1.0
 # A signed read-only call per target this often, so that a broken action path shows early.
 READINESS_SECONDS = 60.0
+# The history older than state.retention is swept this often.
+HISTORY_SWEEP = 3600.0
+# At SIGTERM, in-flight calls get this long to finish; then they are abandoned (see stop()).
+STOP_GRACE = 5.0
+# Whether the ledger takes writes is tried this often (a heartbeat row).
+LEDGER_CHECK_SECONDS = 5.0
 
 
 def _settle_heap() -> None:
@@ -58,10 +71,14 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
+def _noted(_signum: int, _frame: FrameType | None) -> None:
+    """A signal's Python handler: nothing (its number reached `Daemon.run` by the wakeup fd)."""
+
+
 class Daemon:
     """A running remediator: start() brings it up, stop() brings it down cleanly."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - injected collaborators and options, by keyword
         self,
         config: Config,
         *,
@@ -74,13 +91,18 @@ class Daemon:
         record_events: Path | None = None,
         ledger: Ledger | None = None,
     ) -> None:
-        self.clock = clock or SystemClock()
+        # Decisions, schedules and timeouts run on steady time: a step of the wall clock
+        # changes none of them (see clock.SteadyClock); the ledger and the logs keep wall time.
+        self.clock = SteadyClock(clock or SystemClock())
+        self._stepped = 0.0  # the wall clock's step last said
         self.registry = registry or CollectorRegistry()
         self.notifier = notifier or Notifier(environ)
         self._environ = environ
         self._stopping = threading.Event()
         self._ready = False
         self._episodes_swept_at = -math.inf
+        self._history_swept_at = -math.inf
+        self.abandoned = 0  # calls still running when stop() gave up waiting
         self.parts = build(
             config,
             clock=self.clock,
@@ -90,17 +112,18 @@ class Daemon:
             executor=executor,
             ledger=ledger,
         )
-        self.scheduler = BackgroundScheduler(
+        self.scheduler = MonotonicScheduler(
+            clock=self.clock,
             executors={
                 # Cluster-status looks; probes run on the probe loop (`self.probes`).
-                "default": SchedulerPool(look_pool_size(config)),
+                "default": look_pool_size(config),
                 # Their own threads, so that a hanging gateway or slow looks never hold back
                 # the watchdog's tick (nor the tick the readiness check).
-                "readiness": SchedulerPool(1),
-                "tick": SchedulerPool(1),
+                "readiness": 1,
+                "tick": 1,
+                # A locked SQLite file blocks a write for its busy timeout: not the tick's.
+                "ledger": 1,
             },
-            job_defaults={"coalesce": True, "max_instances": 1},
-            timezone="UTC",
         )
         self.cluster_looks = ClusterLooks(self.driver, self.clock)
         # Probes: timed and run on the probe loop; their results taken on the feed's thread.
@@ -116,21 +139,32 @@ class Daemon:
                 recording.write(event_to_json(event, now) + "\n")
 
             self.driver.recorder = record
+        token = self.parts.secrets.admin_token
+        asked, answered = approval_http.routes(token, self.parts.operator)
+        routes = Routes(
+            registry=self.registry,
+            healthy=self.healthy,
+            ready=self.ready,
+            status=self.status,
+            extra={
+                ("POST", INTAKE_PATH): self.parts.intake,
+                **admin_routes(token, self.parts.operator),
+                **asked,
+                **history_routes(self.history),
+            },
+            prefixed=answered,
+            gates={
+                ("POST", INTAKE_PATH): self.parts.intake.gate,
+                **admin_gates(token),
+                **approval_http.gates(token),
+            },
+        )
         self.http = HttpServer(
-            make_app(
-                Routes(
-                    registry=self.registry,
-                    healthy=self.healthy,
-                    ready=lambda: self._ready,
-                    status=self.status,
-                    extra={
-                        ("POST", INTAKE_PATH): self.parts.intake,
-                        **admin_routes(self.parts.secrets.admin_token, self.parts.operator),
-                    },
-                )
-            ),
+            make_app(routes),
             config.server.host,
             config.server.port,
+            gates=routes.gates,
+            clock=self.clock,
         )
 
     # The running configuration's parts (replaced as a whole by a reload).
@@ -163,9 +197,11 @@ class Daemon:
     # -- lifecycle -----------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Declare every per-target metric; decide the alerts recorded but never decided."""
+        """Declare every per-target metric; settle the actions a previous daemon left without a
+        result (see `reconcile`); decide the alerts recorded but never decided."""
         self._declare()
         self.metrics.config_last_reload_success.set(1)
+        reconcile.settle(self.driver, self.clock.now())
         # Still firing after a day, Alertmanager will have re-sent it (repeat_interval).
         policy = self.engine.policy
         pending = [
@@ -195,17 +231,28 @@ class Daemon:
         self._schedule()
         self.probes.start()
         self.scheduler.start()
+        self.parts.dispatcher.start()
         _settle_heap()
         self._ready = True
         self.notifier.send(READY="1", STATUS=self._status_line())
         log.info(
             f"remediator started: {len(policy.targets)} targets, {len(policy.rules)} rules, "
-            f"listening on {self.http.host}:{self.http.port}",
-            extra={"event": "start"},
+            f"listening on {self.http.host}:{self.http.port}"
+            + (
+                " — DRY RUN: decisions are made and recorded, no action is sent"
+                if self.driver.dry_run
+                else ""
+            ),
+            extra={"event": "start", "dry_run": self.driver.dry_run},
         )
 
     def stop(self) -> None:
-        """Stop scheduling, let in-flight cloud calls finish, flush the ledger."""
+        """Stop scheduling, give in-flight cloud calls STOP_GRACE to finish, flush the ledger.
+
+        A call still running then is abandoned (`abandoned` counts them): its intent is in the
+        ledger, so the next start verifies it and never resends it — a crash's path, taken on
+        purpose so that SIGTERM ends in seconds, not after a hanging gateway's timeout.
+        """
         if self._stopping.is_set():
             return
         self._stopping.set()
@@ -219,43 +266,57 @@ class Daemon:
         # The listener first: a webhook now gets no answer (Alertmanager retries) rather
         # than a 500 from an executor that is shutting down.
         self.http.close()
-        self.parts.actions.shutdown(wait=True, cancel_futures=True)
+        self.parts.actions.shutdown(wait=False, cancel_futures=True)
+        self.abandoned = self.driver.wait_idle(STOP_GRACE)
+        if self.abandoned:
+            log.warning(
+                f"stopping with {self.abandoned} call(s) still running after {STOP_GRACE:g}s: "
+                "abandoned; their intents are in the ledger, so the next start verifies them "
+                "and never resends them",
+                extra={"event": "stop", "abandoned": self.abandoned},
+            )
         self.parts.close()
         if self._recording is not None:
             self._recording.close()
         log.info("stopped", extra={"event": "stop"})
 
     def run(self) -> int:
-        """Run in the foreground until SIGTERM or SIGINT, reloading on SIGHUP; the exit code."""
-        wake = threading.Event()
-        reload_asked = threading.Event()
+        """Run in the foreground until SIGTERM or SIGINT, reloading on SIGHUP; the exit code.
 
-        def on_stop(signum: int, _frame: FrameType | None) -> None:
-            log.info(f"received {signal.Signals(signum).name}", extra={"event": "signal"})
-            self._stopping.set()
-            wake.set()
-
-        def on_hup(_signum: int, _frame: FrameType | None) -> None:
-            reload_asked.set()
-            wake.set()
-
-        signal.signal(signal.SIGTERM, on_stop)
-        signal.signal(signal.SIGINT, on_stop)
-        signal.signal(signal.SIGHUP, on_hup)
-        self.start()
-        while not self._stopping.is_set():
-            wake.wait()
-            wake.clear()
-            if reload_asked.is_set() and not self._stopping.is_set():
-                reload_asked.clear()
-                self.notifier.send(
-                    RELOADING="1", MONOTONIC_USEC=str(int(self.clock.monotonic() * 1e6))
-                )
-                self.reload()
-                self.notifier.send(READY="1", STATUS=self._status_line())
-        self._stopping.clear()
+        The signal handlers do nothing: the C-level handler writes each signal's number to a
+        socket (`signal.set_wakeup_fd`) that this loop reads. A handler that took a lock (an
+        Event's, the logging handler's) could deadlock with the interrupted main thread holding
+        it — a daemon that never stops.
+        """
+        wakeup, wakeup_in = socket.socketpair()
+        wakeup_in.setblocking(False)
+        previous = signal.set_wakeup_fd(wakeup_in.fileno(), warn_on_full_buffer=False)
+        for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(handled, _noted)
+        try:
+            self.start()
+            while not self._stopping.is_set():
+                ready, _, _ = select.select([wakeup], [], [], 1.0)
+                for signum in wakeup.recv(64) if ready else b"":
+                    if signum == signal.SIGHUP:
+                        self._reload_on_signal()
+                    elif signum in (signal.SIGTERM, signal.SIGINT):
+                        log.info(
+                            f"received {signal.Signals(signum).name}", extra={"event": "signal"}
+                        )
+                        self.stop()
+                        break
+        finally:
+            signal.set_wakeup_fd(previous)
+            wakeup.close()
+            wakeup_in.close()
         self.stop()
         return 0
+
+    def _reload_on_signal(self) -> None:
+        self.notifier.send(RELOADING="1", MONOTONIC_USEC=str(int(self.clock.monotonic() * 1e6)))
+        self.reload()
+        self.notifier.send(READY="1", STATUS=self._status_line())
 
     def reload(self) -> bool:
         """Re-read the config and rules; on any problem keep running the old ones."""
@@ -266,10 +327,12 @@ class Daemon:
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error(f"reload refused: {problem}", extra={"event": "reload"})
-            return self._reload_failed(f"{len(exc.problems)} problem(s)")
+            return self._reload_failed(
+                f"{len(exc.problems)} problem(s)", [str(p) for p in exc.problems]
+            )
         except OSError as exc:
             log.error(f"reload refused: cannot read {old.path}: {exc}", extra={"event": "reload"})
-            return self._reload_failed(str(exc))
+            return self._reload_failed(str(exc), [f"cannot read {old.path}: {exc.strerror}"])
         for section in ("server", "state"):
             if getattr(new, section) != getattr(old, section):
                 log.warning(
@@ -285,22 +348,25 @@ class Daemon:
         self.metrics.config_last_reload_success.set(1)
         return True
 
-    def _reload_failed(self, why: str) -> bool:
+    def _reload_failed(self, why: str, problems: list[str]) -> bool:
         self.metrics.config_last_reload_success.set(0)
         log.error(
             f"reload refused ({why}): still running the previous configuration",
             extra={"event": "reload"},
         )
+        self.driver.notices.write(messages.reload_refused(problems, self.clock.now()))
         return False
 
     # -- scheduling ----------------------------------------------------------------------
 
     def _declare(self) -> None:
+        self.metrics.declare_actions(BLAST_RADIUS.items())
         policy = self.engine.policy
         self.metrics.declare(
             [t.name for t in policy.targets],
             [(r.name, t.name) for t in policy.targets for r in policy.rules_for(t.name)],
         )
+        self.metrics.declare_notifications([(s.name, s.events) for s in self.config.notify])
 
     def _schedule(self, *, replace: bool = False) -> None:
         if replace:
@@ -338,6 +404,14 @@ class Daemon:
         if replace:
             return
         self.scheduler.add_job(
+            self.check_ledger,
+            "interval",
+            seconds=LEDGER_CHECK_SECONDS,
+            executor="ledger",
+            id="ledger",
+            misfire_grace_time=int(LEDGER_CHECK_SECONDS),
+        )
+        self.scheduler.add_job(
             self.tick,
             "interval",
             seconds=TICK_SECONDS,
@@ -355,6 +429,7 @@ class Daemon:
     def tick(self) -> None:
         """The periodic job: let time pass in the engine, refresh gauges, pet the watchdog."""
         now = self.clock.now()
+        self._say_step()
         self.driver.feed(Tick(now))
         self.cluster_looks.watch_rolling()
         self._update_gauges(now)
@@ -363,6 +438,22 @@ class Daemon:
         if now >= self._episodes_swept_at + EPISODE_SWEEP:
             self._episodes_swept_at = now
             self._forget_episodes(now)
+        if now >= self._history_swept_at + HISTORY_SWEEP:
+            self._history_swept_at = now
+            self._sweep_history(now)
+
+    def _say_step(self) -> None:
+        """Say once when the wall clock steps (NTP, a VM resumed): nothing here depends on it."""
+        stepped = self.clock.stepped()
+        if abs(stepped - self._stepped) < 1.0:
+            return
+        change, self._stepped = stepped - self._stepped, stepped
+        log.warning(
+            f"the wall clock stepped {'+' if change > 0 else '-'}{format_duration(abs(change))} "
+            "(NTP, a VM resumed, date -s?): schedules, cooldowns and verification keep to the "
+            "monotonic clock and are not affected; the ledger and the logs keep wall time",
+            extra={"event": "clock", "stepped_seconds": round(change, 3)},
+        )
 
     def _forget_episodes(self, now: float) -> None:
         """The ledger forgets alert episodes as the engine does (see EPISODE_MEMORY)."""
@@ -377,11 +468,27 @@ class Daemon:
                 extra={"event": "ledger", "forgotten": forgotten},
             )
 
+    def _sweep_history(self, now: float) -> None:
+        """Forget the history older than `state.retention` (SPEC section 11)."""
+        retention = self.config.state.retention
+        try:
+            swept = self.ledger.sweep_history(now - retention)
+        except Exception:  # the tick goes on; the next sweep tries again
+            log.exception("could not sweep the history", extra={"event": "ledger"})
+            return
+        if swept:
+            log.info(
+                f"swept {swept} history entries older than {retention / 86400:g} days",
+                extra={"event": "ledger", "swept": swept},
+            )
+
     def _update_gauges(self, now: float) -> None:
         with self.driver.lock:
             snap = snapshot(self.driver.engine, now)
+            waiting = {t for t, a in self.driver.engine.approvals.items() if not a.approved}
         for t in snap["targets"]:
             self.metrics.paused.labels(target=t["name"]).set(1 if t["paused"] else 0)
+            self.metrics.approvals_pending.labels(target=t["name"]).set(t["name"] in waiting)
             for r in t["rules"]:
                 self.metrics.cooldown_remaining.labels(rule=r["rule"], target=t["name"]).set(
                     r["cooldown_remaining_seconds"]
@@ -390,15 +497,31 @@ class Daemon:
                     1 if r["breaker_open"] else 0
                 )
 
+    def check_ledger(self) -> None:
+        """A heartbeat write (or, while the ledger cannot be written, what was kept), so that
+        readiness shows a ledger that stopped taking writes before an intent finds out."""
+        self.driver.ledger_watch.check()
+
     # -- views ---------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """Started, not stopping, and the ledger takes writes (an intent can be recorded)."""
+        return self._ready and self.driver.ledger_watch.writable
 
     def healthy(self) -> bool:
         """The process and its scheduler run."""
         return not self._stopping.is_set() and self.scheduler.running
 
     def status(self) -> dict[str, Any]:
-        """The data of `remediator status`."""
-        return status(self.driver, self.clock.now())
+        """The data of `remediator status` (its times as wall time)."""
+        data = status(self.driver, self.clock.now())
+        data["at"] = as_wall(self.clock, data["at"])
+        data["time"] = rfc3339(data["at"])
+        return data
+
+    def history(self, target: str | None, since: str, limit: int) -> list[dict[str, Any]]:
+        """The data of `remediator history` (see `runtime.history.view`)."""
+        return history.view(self.ledger, target, since, limit, self.clock.now())
 
     def _status_line(self) -> str:
         ups = sum(1 for t in self.engine.targets.values() if t.last_ok)

@@ -18,10 +18,12 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import assert_never
 
-from remediator.clock import Clock
+from remediator.clock import Clock, as_wall
 from remediator.config.health import HealthCheck
 from remediator.core.decisions import (
     Act,
+    ApprovalRequested,
+    ApprovalSettled,
     BreakerChanged,
     CheckFirst,
     Decision,
@@ -39,14 +41,20 @@ from remediator.core.events import (
     ProbeResult,
     Tick,
 )
-from remediator.errors import NcpError, NcpNotFound
+from remediator.core.verification import RETRY_UNSENT
+from remediator.errors import LedgerError, NcpError, NcpNotFound
 from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient
 from remediator.ncp.results import ClusterStatus
+from remediator.notify import messages
+from remediator.notify.sinks import Router
 from remediator.probe import cluster as cluster_look
-from remediator.runtime import remedies, report
+from remediator.runtime import approvals, history, remedies, report
 from remediator.runtime.alertqueue import AlertQueue
+from remediator.runtime.ledgerwatch import LedgerWatch
+from remediator.runtime.notices import Notices
 from remediator.runtime.probelog import ProbeLog
+from remediator.runtime.respect import Respect
 from remediator.runtime.runner import Runner
 from remediator.store import Ledger
 
@@ -58,7 +66,7 @@ Probe = Callable[[HealthCheck], ProbeResult]
 class Driver:
     """The thin driver between the pure engine and the world."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - injected collaborators, by keyword
         self,
         *,
         engine: Engine,
@@ -72,8 +80,12 @@ class Driver:
         executor: Executor,
         dry_run: bool = False,
         failpoint: str | None = None,
+        router: Router | None = None,
+        respect: Respect | None = None,
     ) -> None:
         self.engine = engine
+        # Where notifications go; they are written to the ledger with what causes them.
+        self.notices = Notices(ledger, router)
         self.ledger = ledger
         self.client = client
         self._probe = probe
@@ -84,14 +96,23 @@ class Driver:
         self.clock = clock
         self.executor = executor
         self.dry_run = dry_run
+        # Silences and maintenance windows, asked before each action (None: nothing to ask).
+        self.respect = respect
         # Crash tests only: die with SIGKILL at a named point of a remediation.
         self.failpoint = failpoint
         self.lock = threading.RLock()
+        self._idle = threading.Condition()
+        self._busy = 0  # work running on the executor (answers, alerts)
         # The ledger row of each target's remediation (a fallback is recorded on it), and of
         # each action whose intent is recorded and whose call is on its way.
         self._action_ids: dict[str, int] = {}
         self._intents: dict[Act, int] = {}
+        # Actions whose intent could not be written (the ledger's error): never sent.
+        self._unrecorded: dict[Act, str] = {}
+        self.ledger_watch = LedgerWatch(ledger, metrics, clock)
         self._path_ok: dict[str, bool] = {}
+        # The reason of each (rule, target)'s latest acted decision, for its `acted` notice.
+        self._acted_why: dict[tuple[str, str], str] = {}
         self._path_turn = -1
         # Whether the last signed read-only call succeeded (None: none made yet).
         self.action_path_up: bool | None = None
@@ -102,6 +123,7 @@ class Driver:
         # Sees every event in the order the engine does (for `explain` recordings).
         self.recorder: Callable[[Event, float], object] | None = None
         self._recorder_failing = False
+        self._history = history.HistoryWriter(ledger)
         # `self.feed` looked up each time: tests wrap it.
         self._alerts = AlertQueue(
             self.executor.submit, lambda alert: self._guarded(self.feed, alert)
@@ -110,7 +132,7 @@ class Driver:
             self._step, check_first=self._check_first, act=self._send, submit=self.submit
         )
 
-    def rewire(
+    def rewire(  # noqa: PLR0913 - a reload's collaborators, by keyword
         self,
         *,
         engine: Engine,
@@ -119,9 +141,14 @@ class Driver:
         checks: dict[str, HealthCheck],
         regions: dict[str, str],
         path_client: CdssClient | None = None,
+        router: Router | None = None,
+        respect: Respect | None = None,
     ) -> None:
         """Switch to a reloaded configuration's engine and collaborators (call under `lock`)."""
         self.engine, self.client, self._probe = engine, client, probe
+        if router is not None:
+            self.notices.router = router
+        self.respect = respect
         self.path_client = path_client or client
         self.checks, self.regions = checks, regions
 
@@ -148,6 +175,8 @@ class Driver:
         for out in outputs:
             if isinstance(out, Decision) and out.outcome == "suppressed":
                 report.say(out, self.metrics)
+        # The history too, but before the runner sends what was decided.
+        self._history.write(event, outputs)
         for event_listener in self.event_listeners:
             event_listener(event)
         for out in outputs:
@@ -221,6 +250,7 @@ class Driver:
                         f"{name}) is down: {exc}",
                         extra={"event": "action_path", "target": name, "up": False},
                     )
+                    self._notify_path(False, region, name, ref.cluster_no, str(exc))
                 continue
             self._path_ok[region] = True
             if was is False:
@@ -228,6 +258,15 @@ class Driver:
                     f"action path to CDSS ({region or 'default region'}) is back",
                     extra={"event": "action_path", "target": name, "up": True},
                 )
+                self._notify_path(True, region, name, ref.cluster_no, "")
+
+    def _notify_path(self, up: bool, region: str, name: str, cluster_no: str, detail: str) -> None:
+        now = self.clock.now()
+        self.notices.write(
+            messages.action_path(
+                up, region=region, checked_with=name, cluster_no=cluster_no, detail=detail, at=now
+            )
+        )
 
     def feed_alerts(self, alerts: list[AlertEvent]) -> None:
         """Hand webhook alerts to the engine, off the request thread (see `AlertQueue`)."""
@@ -236,48 +275,82 @@ class Driver:
     # -- outputs -------------------------------------------------------------------------
 
     def _carry_out(self, out: Output) -> None:
+        # Records that the ledger cannot take now are kept and written later (`write`); an
+        # intent that cannot be written stops its action (see `_record_intent`).
+        write = self.ledger_watch.record
         match out:
             case Decision():
-                report.record_decision(out, self.engine, self.ledger, self.metrics)
+                report.record_decision(out, self.engine, self.ledger, self.metrics, write)
+                if out.outcome == "acted":
+                    self._acted_why[(out.rule, out.target)] = out.detail
             case CheckFirst():
                 pass  # answered by the runner, off the lock
             case Act():
                 self._record_intent(out)
             case Remediated():
-                report.record_remediation(out, self.ledger, self.metrics)
+                notices = self.notices.route(messages.remediated(out, self._cluster_no(out.target)))
+                report.record_remediation(out, self.ledger, self.metrics, write, notices=notices)
                 self._action_ids.pop(out.target, None)
+                self.notices.written(notices)
             case Escalated():
-                report.record_escalation(out, self.ledger)
+                report.record_escalation(out, self.ledger, write)
                 self._action_ids.pop(out.target, None)
             case BreakerChanged():
-                report.record_breaker(out, self.ledger, self.metrics)
+                notices = self.notices.route(messages.breaker(out, self._cluster_no(out.target)))
+                report.record_breaker(out, self.ledger, self.metrics, write, notices=notices)
+                self.notices.written(notices)
+            case ApprovalRequested():
+                approvals.record_request(out, self.ledger, self.notices, write)
+            case ApprovalSettled():
+                approvals.record_settled(out, self.ledger, self.notices, write)
             case _:
                 assert_never(out)
 
+    def _cluster_no(self, target: str) -> str:
+        ref = self.engine.policy.target(target)
+        return ref.cluster_no if ref else ""
+
     def _record_intent(self, a: Act) -> None:
-        """The intent, durably, before the runner hands the call to the executor."""
-        if a.fallback_of is None:
-            action_id = self.ledger.record_intent(
-                rule=a.rule,
-                target=a.target,
-                cluster_no=a.cluster_no,
-                action=a.action,
-                mode="enforce",
-                trigger=a.trigger,
-                at=a.at,
-                step=a.step,
-                nodes=a.nodes,
-            )
-            self._action_ids[a.target] = action_id
-        else:
-            action_id = self._action_ids.get(a.target, 0)
-            self.ledger.record_fallback(
-                action_id,
-                action=a.action,
-                at=a.at,
-                detail=f"{a.fallback_of} is not available; fell back to {a.action}",
-            )
+        """The intent, durably, with its `acted` notification, before the runner hands the
+        call to the executor; when it cannot be written, the call is not made (`_send` answers
+        `not_sent`)."""
+        why = self._acted_why.pop((a.rule, a.target), "") if a.fallback_of is None else ""
+        notices = self.notices.route(messages.acted(a, why, dry_run=self.dry_run))
+        try:
+            if a.fallback_of is None:
+                action_id = self.ledger_watch.required(
+                    "intent",
+                    lambda: self.ledger.record_intent(
+                        rule=a.rule,
+                        target=a.target,
+                        cluster_no=a.cluster_no,
+                        action=a.action,
+                        mode="enforce",
+                        trigger=a.trigger,
+                        at=a.at,
+                        step=a.step,
+                        nodes=a.nodes,
+                        notices=notices,
+                    ),
+                )
+                self._action_ids[a.target] = action_id
+            else:
+                action_id = self._action_ids.get(a.target, 0)
+                self.ledger_watch.required(
+                    "intent",
+                    lambda: self.ledger.record_fallback(
+                        action_id,
+                        action=a.action,
+                        at=a.at,
+                        detail=f"{a.fallback_of} is not available; fell back to {a.action}",
+                        notices=notices,
+                    ),
+                )
+        except LedgerError as exc:
+            self._unrecorded[a] = str(exc)
+            return
         self._intents[a] = action_id
+        self.notices.written(notices)
         self._fail_at("after_intent")
 
     def _count_unavailable(self, outcome: ActionOutcome, outputs: list[Output]) -> None:
@@ -298,10 +371,22 @@ class Driver:
     # -- slow work on the actions executor -----------------------------------------------
 
     def _guarded(self, fn: Callable[..., object], *args: object) -> None:
+        with self._idle:
+            self._busy += 1
         try:
             fn(*args)
         except Exception:  # a bug must not kill the executor thread silently
             log.exception("internal error while carrying out a decision")
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> int:
+        """Wait up to `timeout` s for the work on the executor to end; how much still runs."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout)
+            return self._busy
 
     def cluster_status(
         self, client: CdssClient, cluster_no: str, region: str | None
@@ -317,7 +402,11 @@ class Driver:
 
     def _check_first(self, c: CheckFirst) -> PreflightResult:
         """The answer to a `CheckFirst`: the cluster status, a fresh look at the rule's evidence
-        when asked (the tool's probe, or that status), and what the step needs (see remedies)."""
+        when asked (the tool's probe, or that status), what the step needs (see remedies), and
+        whether a silence or a maintenance window holds the target."""
+        # Maintenance windows are on the wall clock (the decisions' clock may be steady time).
+        wall = as_wall(self.clock, self.clock.now())
+        held = self.respect.hold(c.target, wall) if c.respect and self.respect else None
         fresh = None
         check = self.checks.get(c.target)
         if c.probe and c.check == "tool" and check is not None:
@@ -354,6 +443,8 @@ class Driver:
             nodes_detail=gathered.nodes_detail,
             precheck_ok=gathered.precheck_ok,
             precheck_message=gathered.precheck_message,
+            held=held[0] if held else None,
+            held_detail=held[1] if held else "",
         )
 
     def count_look(self, result: ProbeResult) -> ProbeResult:
@@ -367,13 +458,33 @@ class Driver:
 
     def _send(self, a: Act) -> ActionOutcome | None:
         """The answer to an `Act`: the signed call's outcome (None in a dry run: nothing sent)."""
+        if a in self._unrecorded:
+            why = self._unrecorded.pop(a)
+            detail = (
+                f"its intent could not be written to the ledger ({why}); trying again in "
+                f"{RETRY_UNSENT:g}s, after a fresh look"
+            )
+            report.say_outcome(a, "not_sent", None, detail)
+            return ActionOutcome(
+                rule=a.rule,
+                target=a.target,
+                action=a.action,
+                result="not_sent",
+                at=self.clock.now(),
+                detail="its intent could not be written to the ledger",
+            )
         action_id = self._intents.pop(a)
         region = self.regions.get(a.target)
+        record = self.ledger_watch.record
         if self.dry_run:
             extra = {"event": "action", "rule": a.rule, "target": a.target, "action": a.action}
             log.info(f"dry run: would send {a.action}", extra=extra)
-            self.ledger.record_outcome(
-                action_id, result="dry_run", at=self.clock.now(), request_id=None, detail=""
+            at = self.clock.now()
+            record(
+                "outcome",
+                lambda: self.ledger.record_outcome(
+                    action_id, result="dry_run", at=at, request_id=None, detail=""
+                ),
             )
             return None
         self.metrics.detection_to_action.labels(action=a.action).observe(
@@ -391,6 +502,14 @@ class Driver:
             request_id = exc.request_id
             outcome = "unknown" if exc.sent == "unknown" else "failure"
             detail = str(exc)
+        except Exception as exc:
+            # A bug or an unexpected library error: whether the call left cannot be known, so
+            # it is verified like any unknown outcome, never resent (and never left `acting`).
+            log.exception(
+                f"internal error while sending {a.action} on {a.target}",
+                extra={"event": "action", "rule": a.rule, "target": a.target},
+            )
+            outcome, detail = "unknown", f"internal error while sending: {exc!r}"
         else:
             outcome, detail, request_id = "success", "", result.request_id
         self._fail_at("after_call")
@@ -398,8 +517,12 @@ class Driver:
         self.metrics.action_duration.labels(action=a.action).observe(elapsed)
         if outcome != "not_available":  # counted once the engine has said what next
             self.metrics.actions.labels(target=a.target, action=a.action, result=outcome).inc()
-        self.ledger.record_outcome(
-            action_id, result=outcome, at=self.clock.now(), request_id=request_id, detail=detail
+        at = self.clock.now()
+        record(
+            "outcome",
+            lambda: self.ledger.record_outcome(
+                action_id, result=outcome, at=at, request_id=request_id, detail=detail
+            ),
         )
         report.say_outcome(a, outcome, request_id, detail)
         if outcome == "unknown":

@@ -11,6 +11,8 @@ leave out what has an obvious default: a probe's `reason` and `duration`; an ale
 (firing), `labels`, `starts_at` (its `at`), `starts_at_ts` (parsed from `starts_at`, as the
 webhook does) and `fingerprint` (from its name, target and labels); a pause's `reason`; a
 manual restart's `reason` and its flags `force`, `reset_breaker` and `dry_run` (false).
+An `approval` line is a human's answer to a pending approval: `id`, `approve` (true or false),
+`by` and `reason` (both default "").
 `{"type": "cluster", "target": T, "busy": true, "now": ...}` (optional `detail`) is a replay
 extension that `remediator.cli.explain` documents. Blank lines and lines starting with `#` are
 skipped; unknown keys are errors, and `read_events` names the file and line of each.
@@ -28,7 +30,9 @@ from typing import Any, Literal, TypeGuard, assert_never, get_args
 from remediator.core.events import (
     ActionOutcome,
     AlertEvent,
+    ApprovalAnswer,
     Event,
+    HoldReason,
     ManualRestart,
     Pause,
     PreflightResult,
@@ -50,7 +54,9 @@ __all__ = [
     "read_events",
 ]
 
-Kind = Literal["probe", "alert", "preflight", "outcome", "tick", "pause", "resume", "manual"]
+Kind = Literal[
+    "probe", "alert", "preflight", "outcome", "tick", "pause", "resume", "manual", "approval"
+]
 KINDS: tuple[Kind, ...] = get_args(Kind)  # one per `Event` type: see `kind_of`
 _TYPES = (*KINDS, "cluster")
 _MISSING: Any = object()
@@ -104,6 +110,8 @@ def kind_of(event: Event) -> Kind:
             return "resume"
         case ManualRestart():
             return "manual"
+        case ApprovalAnswer():
+            return "approval"
         case _:
             assert_never(event)
 
@@ -241,6 +249,13 @@ def _preflight(obj: _Obj, at: float) -> PreflightResult:
             "precheck_ok", lambda v: v is None or isinstance(v, bool), "a bool", None
         ),
         precheck_message=obj.text("precheck_message", ""),
+        held=obj.get(
+            "held",
+            lambda v: v is None or v in get_args(HoldReason),
+            "null, silenced or maintenance",
+            None,
+        ),
+        held_detail=obj.text("held_detail", ""),
     )
 
 
@@ -289,7 +304,7 @@ def _entry(kind: Kind | Literal["cluster"], obj: _Obj, at: float) -> Entry:
         case "preflight":
             return _preflight(obj, at)
         case "outcome":
-            results = ("success", "failure", "unknown", "not_available")
+            results = ("success", "failure", "unknown", "not_available", "not_sent")
             return ActionOutcome(
                 obj.text("rule"),
                 obj.text("target"),
@@ -307,6 +322,10 @@ def _entry(kind: Kind | Literal["cluster"], obj: _Obj, at: float) -> Entry:
             return Resume(obj.get("target", *maybe_str), at, obj.flag("reset_breaker", False))
         case "manual":
             return _manual(obj, at)
+        case "approval":
+            return ApprovalAnswer(
+                obj.text("id"), obj.flag("approve"), obj.text("by", ""), obj.text("reason", ""), at
+            )
         case "cluster":
             return ClusterStatus(obj.text("target"), obj.flag("busy"), at, obj.text("detail", ""))
         case _:

@@ -1,20 +1,29 @@
-"""What operators can do to a daemon's decisions: pause, resume, restart — one implementation,
-used by the admin API of a running daemon and by the commands when no daemon runs."""
+"""What operators can do to a daemon's decisions: pause, resume, restart, approve and deny — one
+implementation, used by the admin API of a running daemon and by the commands when no daemon
+runs. Each act is logged and written to the history with who did it and why (`actor`: see
+`history.cli_actor` and `http.admin.api_actor`)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from remediator.clock import Clock
-from remediator.core.decisions import BreakerChanged, Decision, Output
-from remediator.core.events import ManualRestart, Pause, Resume
+from remediator.clock import Clock, as_wall
+from remediator.core.approval import pending_by_id
+from remediator.core.decisions import ApprovalSettled, BreakerChanged, Decision, Output, Remediated
+from remediator.core.events import ApprovalAnswer, ManualRestart, Pause, Resume
 from remediator.core.guardrails import MANUAL
 from remediator.core.rules import ACTIONS, blast_radius_of, manual_plan
+from remediator.notify import messages
+from remediator.runtime import approvals
 from remediator.runtime.driver import Driver
+from remediator.runtime.history import operator_act
 from remediator.store import Ledger
-from remediator.timetext import iso
+from remediator.timetext import format_duration, iso
+
+log = logging.getLogger("remediator.runtime.daemon")
 
 
 class Operator:
@@ -39,7 +48,13 @@ class Operator:
             raise ValueError(f"unknown target {name!r} (configured: {known})")
         return name
 
-    def pause(self, target: str | None, seconds: float, reason: str) -> dict[str, Any]:
+    def _cluster_no(self, target: str | None) -> str | None:
+        ref = None if target is None else self.driver.engine.policy.target(target)
+        return ref.cluster_no if ref else None
+
+    def pause(
+        self, target: str | None, seconds: float, reason: str, *, actor: str = ""
+    ) -> dict[str, Any]:
         """Hold every action on `target` (all when None) for `seconds`."""
         self._target(target)
         if seconds <= 0:
@@ -48,22 +63,68 @@ class Operator:
             raise ValueError("a reason is required")
         now = self.clock.now()
         until = now + seconds
-        self.ledger.record_pause(target=target, until=until, reason=reason, at=now)
+        notices = self.driver.notices.route(
+            messages.paused(target, self._cluster_no(target), until, reason, now)
+        )
+        self.ledger.record_pause(target=target, until=until, reason=reason, at=now, notices=notices)
+        self.driver.notices.written(notices)
+        detail = f"for {format_duration(seconds)}, until {iso(as_wall(self.clock, until))}"
+        self._act("pause", target, actor, reason, now, detail=detail)
         self.driver.feed(Pause(target, until, reason, now))
-        return {"paused": target or "*", "until": iso(until), "reason": reason}
+        return {"paused": target or "*", "until": iso(as_wall(self.clock, until)), "reason": reason}
 
-    def resume(self, target: str | None, reset_breaker: bool) -> dict[str, Any]:
+    def resume(
+        self, target: str | None, reset_breaker: bool, *, reason: str = "", actor: str = ""
+    ) -> dict[str, Any]:
         """Lift a pause (all when None); close breakers too with `reset_breaker`."""
         self._target(target)
         now = self.clock.now()
-        self.ledger.clear_pause(target=target, at=now)
+        with self.driver.lock:
+            engine = self.driver.engine
+            names = [target] if target is not None else list(engine.targets)
+            was_paused = any(engine.paused(name, now)[0] for name in names)
+        notices = self.driver.notices.route(
+            messages.resumed(target, self._cluster_no(target), reset_breaker, now)
+        )
+        self.ledger.clear_pause(target=target, at=now, notices=notices)
+        self.driver.notices.written(notices)
+        detail = "and close its breakers" if reset_breaker else ""
+        self._act("resume", target, actor, reason, now, detail=detail)
         outputs = self.driver.feed(Resume(target, now, reset_breaker=reset_breaker))
         closed = [
             f"{o.rule}/{o.target}" for o in outputs if isinstance(o, BreakerChanged) and not o.open
         ]
-        return {"resumed": target or "*", "breakers_closed": closed}
+        return {"resumed": target or "*", "was_paused": was_paused, "breakers_closed": closed}
 
-    def restart(
+    def _act(  # noqa: PLR0913 - an act's fields; the rest by keyword
+        self,
+        act: str,
+        target: str | None,
+        actor: str,
+        reason: str,
+        now: float,
+        *,
+        action: str = "",
+        detail: str = "",
+    ) -> None:
+        """Log an operator's act and write it to the history, with who and why."""
+        entry = operator_act(
+            act, target, actor=actor, reason=reason, at=now, action=action, detail=detail
+        )
+        self.ledger.record_history([entry])
+        what = " ".join(p for p in (act, target or "every target", action, detail) if p)
+        log.info(
+            f"{what}, by {entry.actor}: {reason or 'no reason given'}",
+            extra={
+                "event": "operator",
+                "act": act,
+                "target": entry.target,
+                "reason": reason,
+                "actor": entry.actor,
+            },
+        )
+
+    def restart(  # noqa: PLR0913 - the operator's restart options, by keyword
         self,
         target: str,
         action: str | None,
@@ -73,6 +134,7 @@ class Operator:
         reset_breaker: bool,
         dry_run: bool,
         allow_fallback: bool = False,
+        actor: str = "",
     ) -> dict[str, Any]:
         """Ask the engine for a restart; returns its decision (and whether it was sent).
 
@@ -85,6 +147,18 @@ class Operator:
         if chosen not in ACTIONS:
             raise ValueError(f"unknown action {chosen!r} (one of {', '.join(ACTIONS)})")
         plan = manual_plan(chosen, allow_fallback=allow_fallback, dry_run=dry_run)
+        flags = [
+            flag
+            for flag, on in (
+                ("--force", force),
+                ("--reset-breaker", reset_breaker),
+                ("--dry-run", dry_run),
+                ("--allow-fallback", allow_fallback),
+            )
+            if on
+        ]
+        now = self.clock.now()
+        self._act("restart", target, actor, reason, now, action=chosen, detail=" ".join(flags))
         decided = threading.Event()
         seen: list[Output] = []
 
@@ -96,7 +170,6 @@ class Operator:
 
         self.driver.listeners.append(listen)
         try:
-            now = self.clock.now()
             self.driver.feed(
                 ManualRestart(
                     target, chosen, reason, now, force, reset_breaker, dry_run, allow_fallback
@@ -117,7 +190,7 @@ class Operator:
                 "outcome": "pending",
                 "detail": "no decision yet (the cluster status read is slow); see status",
             }
-        return {
+        reply: dict[str, Any] = {
             "target": target,
             "action": chosen,
             "blast_radius": blast_radius_of(chosen),
@@ -126,6 +199,78 @@ class Operator:
             "reason": decision.reason,
             "detail": decision.detail,
         }
+        ended = next((o for o in seen if isinstance(o, Remediated)), None)
+        if ended is not None:  # it ended before the reply (a call refused or failed)
+            reply["remediation"] = ended.outcome
+            reply["remediation_detail"] = ended.detail
+        return reply
+
+    def approvals(self) -> list[dict[str, Any]]:
+        """The approvals waiting for an answer (see `runtime.approvals.pending`)."""
+        with self.driver.lock:
+            return approvals.pending(self.driver.engine, self.clock.now())
+
+    def answer(self, approval: str, approve: bool, reason: str, by: str) -> dict[str, Any]:
+        """Approve or deny a pending approval, as `by`; on approval, what the look before acting
+        that it asks for decided (acted, or why not)."""
+        if not reason.strip():
+            raise ValueError("a reason is required")
+        now = self.clock.now()
+        with self.driver.lock:
+            found = pending_by_id(self.driver.engine.state, approval)
+        if found is None or found.approved or now >= found.expires_at:
+            known = self.ledger.approval(approval)
+            if known is None:
+                raise LookupError(f"no approval {approval!r} (`remediator approvals` lists them)")
+            state = "being acted on" if found is not None else known.status
+            raise ValueError(f"approval {approval} is no longer pending: it is {state}")
+        target, rule = found.target, found.rule
+        decided = threading.Event()
+        seen: list[Decision] = []
+
+        def listen(out: Output) -> None:
+            if out.target == target and out.rule == rule and isinstance(out, Decision):
+                seen.append(out)
+                decided.set()
+
+        self.driver.listeners.append(listen)
+        try:
+            outputs = self.driver.feed(ApprovalAnswer(approval, approve, by, reason, now))
+            if not any(isinstance(o, ApprovalSettled) for o in outputs):
+                raise ValueError(f"approval {approval} is no longer pending")
+            self._act(
+                "approve" if approve else "deny",
+                target,
+                by,
+                reason,
+                now,
+                action=found.action,
+                detail=f"approval {approval}",
+            )
+            if self._drain is not None:
+                self._drain()
+            decided.wait(self._wait)
+        finally:
+            self.driver.listeners.remove(listen)
+        result: dict[str, Any] = {
+            "id": approval,
+            "decision": "approve" if approve else "deny",
+            "by": by,
+            "target": target,
+            "rule": rule,
+            "action": found.action,
+            "blast_radius": blast_radius_of(found.action),
+        }
+        decision = seen[-1] if seen else None
+        if decision is None:
+            result |= {"outcome": "pending", "detail": "no decision yet; see status"}
+        else:
+            result |= {
+                "outcome": decision.outcome,
+                "reason": decision.reason,
+                "detail": decision.detail,
+            }
+        return result
 
     def _default_action(self, target: str) -> str:
         """The first step of the target's first rule: never a cluster-wide guess."""

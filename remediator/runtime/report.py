@@ -4,6 +4,7 @@ decisions, verified remediations and breakers."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import assert_never
 
 from remediator.core.decisions import Act, BreakerChanged, Decision, Escalated, Remediated
@@ -12,13 +13,24 @@ from remediator.core.events import ActionResult
 from remediator.core.rules import action_summary, blast_radius_of
 from remediator.metrics import Metrics
 from remediator.store import Ledger
+from remediator.store.outbox import OutboxEntry
 
 log = logging.getLogger("remediator.runtime.daemon")
+
+# How a record reaches the ledger: `write(record, do_it)` — at once, or once the ledger takes
+# writes again (see `ledgerwatch.LedgerWatch.record`).
+Write = Callable[[str, Callable[[], object]], None]
+
+
+def write_now(_record: str, do_it: Callable[[], object]) -> None:
+    """Write at once (a failure raises)."""
+    do_it()
 
 
 def say(d: Decision, metrics: Metrics) -> None:
     """Count and log a decision, once."""
     metrics.decisions.labels(rule=d.rule, target=d.target, outcome=d.outcome, reason=d.reason).inc()
+    metrics.decision_actions.labels(action=d.action, outcome=d.outcome).inc()
     log.info(
         f"decision on {d.target} by {d.rule}: {d.outcome} ({d.reason}): {d.detail}",
         extra={
@@ -34,7 +46,9 @@ def say(d: Decision, metrics: Metrics) -> None:
     )
 
 
-def record_decision(d: Decision, engine: Engine, ledger: Ledger, metrics: Metrics) -> None:
+def record_decision(
+    d: Decision, engine: Engine, ledger: Ledger, metrics: Metrics, write: Write = write_now
+) -> None:
     """Say an acted or shadow decision (a suppression is said by the caller, outside its lock);
     settle its alert episode; record a shadow decision as an intent that is never sent."""
     if d.outcome != "suppressed":
@@ -42,18 +56,22 @@ def record_decision(d: Decision, engine: Engine, ledger: Ledger, metrics: Metric
     if d.episode is not None:
         ep = engine.episodes.get(d.episode)
         if ep is not None and ep.final:
-            ledger.mark_episode_decided(*d.episode, at=d.at)
+            episode = d.episode
+            write("episode", lambda: ledger.mark_episode_decided(*episode, at=d.at))
     if d.outcome == "shadow":
         ref = engine.policy.target(d.target)
-        ledger.record_intent(
-            rule=d.rule,
-            target=d.target,
-            cluster_no=ref.cluster_no if ref else "",
-            action=d.action,
-            mode="shadow",
-            trigger=d.trigger,
-            at=d.at,
-            detail=d.detail,
+        write(
+            "shadow",
+            lambda: ledger.record_intent(
+                rule=d.rule,
+                target=d.target,
+                cluster_no=ref.cluster_no if ref else "",
+                action=d.action,
+                mode="shadow",
+                trigger=d.trigger,
+                at=d.at,
+                detail=d.detail,
+            ),
         )
 
 
@@ -85,15 +103,32 @@ def say_outcome(a: Act, outcome: ActionResult, request_id: str | None, detail: s
             log.warning(f"action {a.action} not available: {detail}", extra=extra)
         case "failure":
             log.error(f"action {a.action} failed: {detail}", extra=extra)
+        case "not_sent":
+            log.error(f"action {a.action} on {a.target} not sent: {detail}", extra=extra)
         case _:
             assert_never(outcome)
 
 
-def record_remediation(r: Remediated, ledger: Ledger, metrics: Metrics) -> None:
-    """Count, record and log the verified end of a remediation."""
+def record_remediation(
+    r: Remediated,
+    ledger: Ledger,
+    metrics: Metrics,
+    write: Write = write_now,
+    *,
+    notices: Sequence[OutboxEntry] = (),
+) -> None:
+    """Count, record (with its notifications) and log the verified end of a remediation."""
     metrics.remediations.labels(rule=r.rule, target=r.target, outcome=r.outcome).inc()
-    ledger.record_remediation(
-        rule=r.rule, target=r.target, outcome=r.outcome, at=r.at, detail=r.detail
+    write(
+        "remediation",
+        lambda: ledger.record_remediation(
+            rule=r.rule,
+            target=r.target,
+            outcome=r.outcome,
+            at=r.at,
+            detail=r.detail,
+            notices=notices,
+        ),
     )
     level = logging.INFO if r.outcome == "recovered" else logging.WARNING
     log.log(
@@ -109,14 +144,17 @@ def record_remediation(r: Remediated, ledger: Ledger, metrics: Metrics) -> None:
     )
 
 
-def record_escalation(e: Escalated, ledger: Ledger) -> None:
+def record_escalation(e: Escalated, ledger: Ledger, write: Write = write_now) -> None:
     """Record and log a ladder step that did not recover its target; the next step follows."""
-    ledger.record_remediation(
-        rule=e.rule,
-        target=e.target,
-        outcome="escalated",
-        at=e.at,
-        detail=f"{e.detail}; next step {e.next_action}",
+    write(
+        "remediation",
+        lambda: ledger.record_remediation(
+            rule=e.rule,
+            target=e.target,
+            outcome="escalated",
+            at=e.at,
+            detail=f"{e.detail}; next step {e.next_action}",
+        ),
     )
     nxt = blast_radius_of(e.next_action)
     words = action_summary(e.next_action) if nxt is not None else e.next_action  # type: ignore[arg-type]
@@ -134,10 +172,23 @@ def record_escalation(e: Escalated, ledger: Ledger) -> None:
     )
 
 
-def record_breaker(b: BreakerChanged, ledger: Ledger, metrics: Metrics) -> None:
-    """Show, record and log a breaker that opened (an escalation) or closed."""
+def record_breaker(
+    b: BreakerChanged,
+    ledger: Ledger,
+    metrics: Metrics,
+    write: Write = write_now,
+    *,
+    notices: Sequence[OutboxEntry] = (),
+) -> None:
+    """Show, record (with its notifications) and log a breaker that opened (an escalation) or
+    closed."""
     metrics.breaker_open.labels(rule=b.rule, target=b.target).set(1 if b.open else 0)
-    ledger.record_breaker(rule=b.rule, target=b.target, open=b.open, at=b.at, detail=b.detail)
+    write(
+        "breaker",
+        lambda: ledger.record_breaker(
+            rule=b.rule, target=b.target, open=b.open, at=b.at, detail=b.detail, notices=notices
+        ),
+    )
     if b.open:
         log.error(
             f"breaker open, escalating: {b.detail}",

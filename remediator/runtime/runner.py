@@ -16,6 +16,8 @@ from typing import assert_never
 
 from remediator.core.decisions import (
     Act,
+    ApprovalRequested,
+    ApprovalSettled,
     BreakerChanged,
     CheckFirst,
     Decision,
@@ -76,7 +78,14 @@ class Runner:
                 return self._check_first(out)
             case Act():
                 return self._act(out)
-            case Decision() | Remediated() | Escalated() | BreakerChanged():
+            case (
+                Decision()
+                | Remediated()
+                | Escalated()
+                | BreakerChanged()
+                | ApprovalRequested()
+                | ApprovalSettled()
+            ):
                 return None
             case _:
                 assert_never(out)

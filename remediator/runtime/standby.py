@@ -22,6 +22,8 @@ from remediator.clock import Clock
 from remediator.config.loader import Config
 from remediator.errors import LedgerUnavailable
 from remediator.http.admin import PAUSE, RESTART, RESUME
+from remediator.http.approvals import ANSWER, LIST
+from remediator.http.guard import Refusal
 from remediator.http.intake import PATH as INTAKE_PATH
 from remediator.http.server import (
     Environ,
@@ -66,15 +68,30 @@ def wait_for_ledger(
         body = {"error": "standing by: another remediator holds the ledger"}
         return json_response(start_response, 503, body, [("Retry-After", str(int(retry)))])
 
-    extra: dict[tuple[str, str], WsgiApp] = {
-        ("POST", path): unavailable for path in (INTAKE_PATH, PAUSE, RESUME, RESTART)
-    }
+    routes = [("POST", path) for path in (INTAKE_PATH, PAUSE, RESUME, RESTART)]
+    extra: dict[tuple[str, str], WsgiApp] = dict.fromkeys(routes, unavailable)
+    extra[("GET", LIST)] = unavailable  # the approvals are the active daemon's
+    refusal: Refusal = (
+        503,
+        {"error": "standing by: another remediator holds the ledger"},
+        [("Retry-After", str(int(retry)))],
+    )
     server = HttpServer(
         make_app(
-            Routes(registry, healthy=lambda: True, ready=lambda: False, status=status, extra=extra)
+            Routes(
+                registry,
+                healthy=lambda: True,
+                ready=lambda: False,
+                status=status,
+                extra=extra,
+                prefixed={("POST", ANSWER): unavailable},
+            )
         ),
         config.server.host,
         config.server.port,
+        # Bodies are never read.
+        gates=dict.fromkeys([*routes, ("POST", ANSWER)], lambda _headers: refusal),
+        clock=clock,
     )
     server.start()
     log.warning(

@@ -19,7 +19,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from remediator.clock import Clock
+from remediator.clock import Clock, SteadyClock, wall_clock
 from remediator.config.health import HealthCheck
 from remediator.config.loader import Config, Secrets, resolve_secrets
 from remediator.core.alerts import EPISODE_MEMORY
@@ -29,11 +29,15 @@ from remediator.http.alertmanager import index_targets
 from remediator.http.intake import AlertIntake
 from remediator.metrics import Metrics
 from remediator.ncp.client import CdssClient, Credentials
+from remediator.notify.dispatcher import Dispatcher
+from remediator.notify.sinks import Router, sinks_of
 from remediator.probe.loop import ProbeLoop
 from remediator.probe.runner import Prober
 from remediator.runtime.driver import Driver
 from remediator.runtime.executors import DeferredExecutor
 from remediator.runtime.operations import Operator
+from remediator.runtime.respect import Respect
+from remediator.runtime.walltime import WallTimeLedger
 from remediator.store import Ledger, open_ledger
 
 log = logging.getLogger("remediator.runtime.daemon")
@@ -56,16 +60,21 @@ class Parts:
     driver: Driver
     intake: AlertIntake
     operator: Operator
+    dispatcher: Dispatcher  # sends the outbox; started by the daemon, never by a command
+    respect: Respect
 
     def close(self) -> None:
-        """Close the ledger, the clients and the probe loop (the executor is the caller's)."""
+        """Stop the sender; close the ledger, the clients and the probe loop (the executor is the
+        caller's)."""
+        self.dispatcher.stop()
         self.ledger.close()
         self.client.close()
         self.path_client.close()
         self.probe_loop.stop()
+        self.respect.close()
 
 
-def build(
+def build(  # noqa: PLR0913 - injected collaborators, by keyword
     config: Config,
     *,
     clock: Clock,
@@ -87,8 +96,12 @@ def build(
     prober = Prober(probe_loop, clock, secrets.by_ref)
     if ledger is None:
         ledger = open_ledger(path=config.state.path, url=config.state.url, source=config.path)
+    if isinstance(clock, SteadyClock):  # the daemon's parts decide on steady time
+        ledger = WallTimeLedger(ledger, clock)
     engine = make_engine(config, ledger, now=clock.now(), metrics=metrics, announce=True)
     actions = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="actions")
+    router = Router(sinks_of(config.notify, secrets.by_ref))
+    respect = Respect.from_config(config, clock=clock, metrics=metrics)
     driver = Driver(
         engine=engine,
         ledger=ledger,
@@ -101,6 +114,8 @@ def build(
         executor=actions,
         dry_run=dry_run,
         failpoint=(environ if environ is not None else os.environ).get("REMEDIATOR_FAILPOINT"),
+        router=router,
+        respect=respect,
     )
     driver.path_client = path_client
     intake = AlertIntake(
@@ -110,6 +125,7 @@ def build(
         metrics=metrics,
         clock=clock,
         submit=driver.feed_alerts,
+        health=driver.ledger_watch,
     )
     operator = Operator(
         driver,
@@ -131,6 +147,8 @@ def build(
         driver=driver,
         intake=intake,
         operator=operator,
+        dispatcher=Dispatcher(ledger, router, clock=clock, metrics=metrics),
+        respect=respect,
     )
 
 
@@ -138,8 +156,9 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
     """The parts for a reloaded `config`, switched to under the driver's lock.
 
     A new engine with the new rules, restored from the ledger and taking over what the old one
-    saw live; new clients only when the `ncp` section or the keys changed; the ledger, the probe
-    loop, the driver, the intake and the operator commands are kept.
+    saw live; new clients only when the `ncp` section or the keys changed; the notification
+    sinks as now configured; the ledger, the probe loop, the driver, the intake, the operator
+    commands and the notification sender are kept.
     """
     old = parts
     client, path_client = old.client, old.path_client
@@ -154,6 +173,9 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
             config, secrets, clock=clock, metrics=old.metrics, single_attempt=True
         )
     prober = Prober(old.probe_loop, clock, secrets.by_ref)
+    router = Router(sinks_of(config.notify, secrets.by_ref))
+    # The old one is not closed: a look before acting may be asking Alertmanager.
+    respect = Respect.from_config(config, clock=clock, metrics=old.metrics)
     driver = old.driver
     with driver.lock:
         engine = make_engine(config, old.ledger, now=clock.now(), metrics=old.metrics)
@@ -165,9 +187,12 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
             probe=prober.probe,
             checks=checks_of(config),
             regions=regions_of(config),
+            router=router,
+            respect=respect,
         )
         old.intake.targets = engine.policy.targets
         old.intake.index = index_targets(engine.policy.targets)
+    old.dispatcher.rewire(router)
     return replace(
         old,
         config=config,
@@ -176,6 +201,7 @@ def rebuild(parts: Parts, config: Config, secrets: Secrets, *, clock: Clock) -> 
         path_client=path_client,
         prober=prober,
         engine=engine,
+        respect=respect,
     )
 
 
@@ -196,7 +222,7 @@ def make_client(
     )
     return CdssClient(
         credentials=Credentials(secrets.access_key, secrets.secret_key),
-        clock=clock,
+        clock=wall_clock(clock),  # signatures carry the wall time the gateway checks
         site=config.ncp.site,
         region=config.ncp.region,
         endpoint=config.ncp.endpoint,
@@ -231,10 +257,12 @@ def make_engine(
         breakers=breakers,
         pauses=ledger.active_pauses(now),
         decided_episodes=ledger.settled_episodes(now - EPISODE_MEMORY),
+        approvals=ledger.approvals_since(now - horizon),
         now=now,
     )
     for rec in records if announce else ():
-        if rec.mode == "enforce" and rec.remediation is None:
+        # One without a recorded result is said by `reconcile.settle` at the daemon's start.
+        if rec.mode == "enforce" and rec.remediation is None and rec.result is not None:
             log.warning(
                 f"resuming {rec.action} on {rec.target} from the ledger "
                 f"(outcome {rec.result or 'never recorded'}): verifying, not resending",

@@ -48,7 +48,7 @@ def expected_signature(
     return base64.b64encode(digest).decode("ascii")
 
 
-def verify(
+def verify(  # noqa: PLR0913 - the parts of one signed request
     method: str,
     request_target: bytes | str,
     headers: Mapping[str, str],

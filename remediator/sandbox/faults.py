@@ -42,10 +42,11 @@ class Fault:
     seconds: float = 0.0
 
     @classmethod
-    def error(
+    def error(  # noqa: PLR0913 - a gateway fault's fields; options by keyword
         cls,
         http: int,
         error_code: str,
+        *,
         count: int = 1,
         operation: str | None = None,
         retry_after: float | None = None,
@@ -58,7 +59,13 @@ class Fault:
         if retry_after is not None and retry_after < 0:
             raise ValueError("retry_after must not be negative")
         return cls._checked(
-            "error", count, operation, row.http, row.error_code, retry_after, applied
+            "error",
+            count,
+            operation,
+            http=row.http,
+            error_code=row.error_code,
+            retry_after=retry_after,
+            applied=applied,
         )
 
     @classmethod
@@ -79,11 +86,12 @@ class Fault:
         return cls._checked("apply_then_timeout", count, operation, seconds=hold_seconds)
 
     @classmethod
-    def _checked(
+    def _checked(  # noqa: PLR0913 - a fault's fields; options by keyword
         cls,
         kind: FaultKind,
         count: int,
         operation: str | None,
+        *,
         http: int | None = None,
         error_code: str | None = None,
         retry_after: float | None = None,

@@ -64,7 +64,7 @@ def _retry_after(seconds: float) -> str:
 class Gateway:
     """Answers gateway requests; records every one in `calls`."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - injected collaborators, by keyword
         self,
         *,
         access_key: str,

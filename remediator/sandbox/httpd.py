@@ -38,7 +38,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the server's collaborators
         self,
         address: tuple[str, int],
         *,

@@ -54,10 +54,11 @@ class Sandbox:
     per-node restart and in each step of a rolling restart.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the simulator's settings, by keyword
         self,
         access_key: str = DEFAULT_ACCESS_KEY,
         secret_key: str = DEFAULT_SECRET_KEY,
+        *,
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Clock | None = None,
@@ -274,17 +275,27 @@ class Sandbox:
 
     # -- faults ----------------------------------------------------------------------------
 
-    def inject_error(
+    def inject_error(  # noqa: PLR0913 - a gateway fault's fields; options by keyword
         self,
         http: int,
         error_code: str,
+        *,
         count: int = 1,
         operation: str | None = None,
         retry_after: float | None = None,
         applied: bool = False,
     ) -> None:
         """Answer the next `count` calls with that gateway error (5xx: `applied` runs them)."""
-        self._faults.add(Fault.error(http, error_code, count, operation, retry_after, applied))
+        self._faults.add(
+            Fault.error(
+                http,
+                error_code,
+                count=count,
+                operation=operation,
+                retry_after=retry_after,
+                applied=applied,
+            )
+        )
 
     def inject_latency(self, seconds: float, count: int = 1, operation: str | None = None) -> None:
         """Answer the next `count` calls `seconds` late."""

@@ -1,4 +1,5 @@
-"""The ledger: the durable record of intents, outcomes, remediations, breakers and pauses.
+"""The ledger: the durable record of intents, outcomes, remediations, breakers and pauses,
+and the history of decisions and operator acts.
 
 One interface (`Ledger`); `sql.py` holds its SQL, `receipts.py` the webhook alert receipts
 (group commit, re-sends answered from memory), and each backend its connection: `sqlite.py`
@@ -10,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from remediator.errors import RemediatorError
+from remediator.store.history import HistoryEntry
 from remediator.store.ledger import Ledger, LedgerAction
 from remediator.store.sqlite import SqliteLedger
 
-__all__ = ["Ledger", "LedgerAction", "open_ledger"]
+__all__ = ["HistoryEntry", "Ledger", "LedgerAction", "open_ledger"]
 
 
 def open_ledger(
@@ -21,8 +23,9 @@ def open_ledger(
 ) -> Ledger:
     """The ledger a config's `state:` names: SQLite at `path`, or PostgreSQL at `url`.
 
-    `exclusive=False` reads a PostgreSQL ledger that a running daemon holds (the operator's
-    `status`). `source` (the config file) names where `url` came from in errors.
+    `exclusive=False` reads a ledger that a running daemon holds (the operator's `status`);
+    otherwise a second holder is refused (`LedgerBusy`). `source` (the config file) names
+    where `url` came from in errors.
     """
     if url is not None:
         try:  # psycopg is the `postgres` extra: imported only when a config asks for it
@@ -33,4 +36,4 @@ def open_ledger(
             ) from None
         return PostgresLedger(url, exclusive=exclusive)
     assert path is not None
-    return SqliteLedger(path)
+    return SqliteLedger(path, exclusive=exclusive)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from remediator.core.events import AlertEvent
+from remediator.errors import LedgerError
 
 Row = tuple[object, ...]
 
@@ -46,6 +47,14 @@ class AlertReceipts:
         self._known: dict[tuple[str, str], _Known] = {}
 
     # -- what a backend provides (called with `_lock` held) ------------------------------
+
+    # The driver's exceptions that mean the ledger failed (disk full, locked, connection lost);
+    # they reach callers as `LedgerError`.
+    _errors: tuple[type[Exception], ...] = ()
+
+    def _failed(self, exc: Exception) -> LedgerError:
+        """`exc`, a driver's error, as the `LedgerError` callers see."""
+        return LedgerError(f"ledger: {exc}")
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> Cursor:
         """Run one statement of this module's SQL."""
@@ -117,8 +126,9 @@ class AlertReceipts:
             try:
                 self._commit_batch(batch)
             except Exception as exc:  # noqa: BLE001 - every waiter of this batch learns it
+                error = self._failed(exc) if isinstance(exc, self._errors) else exc
                 for receipt in batch:
-                    receipt.error = exc
+                    receipt.error = error
             except BaseException:
                 with self._queue_lock:  # let the next caller lead
                     self._committing = False
@@ -145,12 +155,12 @@ class AlertReceipts:
                         new, resolved = self._record_alert(a, receipt.at, counted)
                         receipt.news.append(new)
                         written.append((a.episode, counted, resolved, receipt.at))
+                self._commit()
             except BaseException:
                 self._rollback()
                 for receipt in batch:
                     receipt.news.clear()
                 raise
-            self._commit()
         self._remember(written)
 
     def _record_alert(self, a: AlertEvent, at: float, counted: int) -> tuple[bool, bool]:
@@ -209,8 +219,10 @@ class AlertReceipts:
             ]
             for known in self._known.values():
                 known.unwritten = 0
-        if rows:
-            with self._lock:
+        if not rows:
+            return
+        with self._lock:
+            try:
                 self._begin()
                 try:
                     for row in rows:
@@ -219,10 +231,12 @@ class AlertReceipts:
                             "last_seen = MAX(last_seen, ?) WHERE fingerprint = ? AND starts_at = ?",
                             row,
                         )
+                    self._commit()
                 except BaseException:
                     self._rollback()
                     raise
-                self._commit()
+            except self._errors as exc:
+                raise self._failed(exc) from exc
 
 
 class Cursor(Protocol):

@@ -1,7 +1,8 @@
 """The ledger's logic in SQL, for the backends that differ only in their connection.
 
-`SqlLedger` holds everything the `Ledger` protocol asks: the statements here, and webhook alert
-receipts from `receipts.py` (group commit, and the memory of episodes already on disk). A
+`SqlLedger` holds everything the `Ledger` protocol asks: the statements here, webhook alert
+receipts from `receipts.py` (group commit, and the memory of episodes already on disk), and the
+history from `history.py`. A
 backend (sqlite.py, postgres.py) opens the connection and says how to begin a transaction and
 run a statement. The SQL is written once, in SQLite's dialect; PostgreSQL's differs in its
 placeholders (%s for ?) and in spelling the two-argument MAX as GREATEST, which `postgres.py`
@@ -15,7 +16,10 @@ from collections.abc import Sequence
 
 from remediator.core.events import AlertEvent
 from remediator.core.state import ActionRecord, PauseRecord
+from remediator.store import approvals, history, outbox
+from remediator.store.approvals import ApprovalsSql
 from remediator.store.ledger import LedgerAction
+from remediator.store.outbox import OutboxEntry, OutboxSql
 from remediator.store.receipts import AlertReceipts, Row
 
 # The tables, in SQLite's words; PostgreSQL's (postgres.py) differ in the id column and in
@@ -77,6 +81,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE actions ADD COLUMN step INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE actions ADD COLUMN nodes TEXT NOT NULL DEFAULT ''",
     ),
+    # Humans in the loop (SPEC section 10): the notification outbox, and approvals.
+    3: (*outbox.TABLES, *approvals.TABLES),
+    # History (SPEC section 11): decisions, outcomes and operator acts, see history.py.
+    4: history.MIGRATION,
+    # One row rewritten to show that the ledger takes writes (a full disk, a lock held by a
+    # backup, a database down), while nothing else is being written.
+    5: (
+        "CREATE TABLE IF NOT EXISTS heartbeat "
+        "(id INTEGER PRIMARY KEY CHECK (id = 1), at DOUBLE PRECISION NOT NULL)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 _ALL = "*"
@@ -84,32 +98,62 @@ _ALL = "*"
 _COLUMNS = "rule, target, action, mode, intent_at, result, outcome_at, remediation, step"
 
 
-class SqlLedger(AlertReceipts):
+class SqlLedger(AlertReceipts, OutboxSql, ApprovalsSql, history.HistoryRecords):
     """The ledger over one connection that a backend opens; safe to share between threads."""
 
     def close(self) -> None:
         """Write what is counted only in memory, and close the connection."""
         raise NotImplementedError
 
-    def _write(self, sql: str, params: Sequence[object]) -> tuple[list[Row], int]:
-        """One statement in its own transaction: (the rows it returned, the rows it changed)."""
+    def _write(
+        self, sql: str, params: Sequence[object], notices: Sequence[OutboxEntry] = ()
+    ) -> tuple[list[Row], int]:
+        """One statement in its own transaction, with the notifications it causes (the outbox):
+        (the rows it returned, the rows it changed)."""
+        return self._transaction(((sql, params),), notices)
+
+    def _transaction(
+        self, statements: Sequence[tuple[str, Sequence[object]]], notices: Sequence[OutboxEntry]
+    ) -> tuple[list[Row], int]:
+        """`statements`, then `notices` into the outbox, in one transaction: the rows the last
+        statement returned and the rows it changed.
+
+        LedgerError when it could not be written (nothing of it is then)."""
+        rows: list[Row] = []
+        count = 0
         with self._lock:
-            self._begin()
             try:
-                cur = self._execute(sql, params)
-                rows = list(cur.fetchall()) if cur.description else []
-                count = cur.rowcount
-            except BaseException:
-                self._rollback()
-                raise
-            self._commit()
+                self._begin()
+                try:
+                    for sql, params in statements:
+                        cur = self._execute(sql, params)
+                        rows = list(cur.fetchall()) if cur.description else []
+                        count = cur.rowcount
+                    self._enqueue(notices)
+                    self._commit()
+                except BaseException:
+                    self._rollback()
+                    raise
+            except self._errors as exc:
+                raise self._failed(exc) from exc
             return rows, count
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         with self._lock:
-            return list(self._execute(sql, params).fetchall())
+            try:
+                return list(self._execute(sql, params).fetchall())
+            except self._errors as exc:
+                raise self._failed(exc) from exc
 
-    def record_intent(
+    def touch(self, at: float) -> None:
+        """Rewrite the heartbeat row: LedgerError unless the ledger takes writes."""
+        self._write(
+            "INSERT INTO heartbeat (id, at) VALUES (1, ?) "
+            "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+            (at,),
+        )
+
+    def record_intent(  # noqa: PLR0913 - one keyword per column of the intent row
         self,
         *,
         rule: str,
@@ -122,11 +166,13 @@ class SqlLedger(AlertReceipts):
         detail: str = "",
         step: int = 0,
         nodes: Sequence[int] = (),
+        notices: Sequence[OutboxEntry] = (),
     ) -> int:
         rows, _ = self._write(
             "INSERT INTO actions (rule, target, cluster_no, action, mode, trigger, intent_at, "
             "detail, step, nodes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (rule, target, cluster_no, action, mode, trigger, at, detail, step, _nodes(nodes)),
+            notices,
         )
         return int(str(rows[0][0]))
 
@@ -140,15 +186,31 @@ class SqlLedger(AlertReceipts):
             (result, at, request_id, detail, detail, detail, action_id),
         )
 
-    def record_fallback(self, action_id: int, *, action: str, at: float, detail: str) -> None:
+    def record_fallback(
+        self,
+        action_id: int,
+        *,
+        action: str,
+        at: float,
+        detail: str,
+        notices: Sequence[OutboxEntry] = (),
+    ) -> None:
         self._write(
             "UPDATE actions SET action = ?, result = NULL, outcome_at = NULL, "
             "detail = CASE WHEN detail = '' THEN ? ELSE detail || '; ' || ? END WHERE id = ?",
             (action, detail, detail, action_id),
+            notices,
         )
 
-    def record_remediation(
-        self, *, rule: str, target: str, outcome: str, at: float, detail: str
+    def record_remediation(  # noqa: PLR0913 - the row's columns, by keyword
+        self,
+        *,
+        rule: str,
+        target: str,
+        outcome: str,
+        at: float,
+        detail: str,
+        notices: Sequence[OutboxEntry] = (),
     ) -> None:
         self._write(
             "UPDATE actions SET remediation = ?, verified_at = ?, "
@@ -156,29 +218,51 @@ class SqlLedger(AlertReceipts):
             "SELECT id FROM actions WHERE rule = ? AND target = ? AND remediation IS NULL "
             "AND mode = 'enforce' ORDER BY id DESC LIMIT 1)",
             (outcome, at, detail, detail, rule, target),
+            notices,
         )
 
-    def record_breaker(self, *, rule: str, target: str, open: bool, at: float, detail: str) -> None:
+    def record_breaker(  # noqa: PLR0913 - the row's columns, by keyword
+        self,
+        *,
+        rule: str,
+        target: str,
+        open: bool,
+        at: float,
+        detail: str,
+        notices: Sequence[OutboxEntry] = (),
+    ) -> None:
         self._write(
             "INSERT INTO breakers (rule, target, open, at, detail) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (rule, target) DO UPDATE SET open = excluded.open, at = excluded.at, "
             "detail = excluded.detail",
             (rule, target, int(open), at, detail),
+            notices,
         )
 
-    def record_pause(self, *, target: str | None, until: float, reason: str, at: float) -> None:
+    def record_pause(
+        self,
+        *,
+        target: str | None,
+        until: float,
+        reason: str,
+        at: float,
+        notices: Sequence[OutboxEntry] = (),
+    ) -> None:
         self._write(
             "INSERT INTO pauses (target, until, reason, at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (target) DO UPDATE SET until = excluded.until, "
             "reason = excluded.reason, at = excluded.at",
             (target or _ALL, until, reason, at),
+            notices,
         )
 
-    def clear_pause(self, *, target: str | None, at: float) -> None:
+    def clear_pause(
+        self, *, target: str | None, at: float, notices: Sequence[OutboxEntry] = ()
+    ) -> None:
         if target is None:
-            self._write("DELETE FROM pauses WHERE ? IS NOT NULL", (at,))
+            self._write("DELETE FROM pauses WHERE ? IS NOT NULL", (at,), notices)
         else:
-            self._write("DELETE FROM pauses WHERE target = ?", (target,))
+            self._write("DELETE FROM pauses WHERE target = ?", (target,), notices)
 
     def mark_episode_decided(self, fingerprint: str, starts_at: str, at: float) -> None:
         self._write(
@@ -249,6 +333,23 @@ class SqlLedger(AlertReceipts):
                 cluster_no=str(r[1]),
                 trigger=str(r[2]),
                 request_id=None if r[3] is None else str(r[3]),
+                detail=str(r[4]),
+                record=_record(r[5:]),
+            )
+            for r in rows
+        ]
+
+    def actions_without_outcome(self) -> list[LedgerAction]:
+        rows = self._read(
+            f"SELECT id, cluster_no, trigger, request_id, detail, {_COLUMNS} FROM actions "  # noqa: S608
+            "WHERE result IS NULL AND remediation IS NULL AND mode = 'enforce' ORDER BY id"
+        )
+        return [
+            LedgerAction(
+                id=int(str(r[0])),
+                cluster_no=str(r[1]),
+                trigger=str(r[2]),
+                request_id=None,
                 detail=str(r[4]),
                 record=_record(r[5:]),
             )
