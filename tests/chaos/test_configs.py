@@ -105,3 +105,12 @@ def test_a_target_repeated_by_a_yaml_alias_is_a_duplicate(
     assert main(["check", "-c", str(config)]) == 2
     err = capsys.readouterr().err
     assert "targets[2].name: duplicate name 'payments' (first on line" in err, err
+
+
+def test_a_target_named_by_a_list_is_a_problem_not_a_crash(
+    tmp_path: Path, sb: Sandbox, environ: None
+) -> None:
+    """Found by the campaign after a merge: the cluster-evidence check hashed every raw name.
+    `check_one` says "refused" only for exit 2 with FILE:LINE lines and no traceback."""
+    text = main_text(sb).replace("  - name: orders", "  - name: [orders]")
+    assert check_one(tmp_path, text, RULES, ENVIRON) == "refused"
