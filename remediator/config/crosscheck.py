@@ -86,7 +86,11 @@ def check_rules(report: Report, rules: Sequence[Located], targets: Sequence[Loca
     """Unique rule names, globs that match targets, cluster evidence, and blast radius."""
     names = (at.raw.get("name") for at in targets)
     known = list(dict.fromkeys(name for name in names if isinstance(name, str)))
-    with_status = {at.raw.get("name") for at in targets if at.raw.get("cluster_health") is not None}
+    with_status = {
+        name
+        for at in targets
+        if isinstance(name := at.raw.get("name"), str) and at.raw.get("cluster_health") is not None
+    }  # names only: a name written as a list or a mapping is another problem, already said
     without_status = [name for name in known if name not in with_status]
     firsts: dict[str, str] = {}
     for at in rules:

@@ -135,6 +135,8 @@ def guarded_server(  # noqa: PLR0913 - the listener's parts, by keyword
             self.idle_since = monotonic()
 
     class Server(TcpWSGIServer):
+        """Closes connections past their deadlines; at the limit, makes room for a new one."""
+
         channel_class = Channel
         next_expiry = 0.0
 

@@ -80,7 +80,22 @@ def incident(tmp: Path, kind: Kind) -> Incident:
         try:
             sb.break_tool(ORDERS, "down")
             requests.post(sb.admin_url + "/faults", json=kind.fault, timeout=5).raise_for_status()
-            h.run(20 * 60)
+            # Until the remediation has ended, and 5 more minutes of trips held by its cooldown.
+            for _ in range(20):
+                h.run(60)
+                if h.metric(
+                    "remediator_remediations_total",
+                    rule="cmak-unhealthy",
+                    target="orders",
+                    outcome="recovered",
+                ) + h.metric(
+                    "remediator_remediations_total",
+                    rule="cmak-unhealthy",
+                    target="orders",
+                    outcome="not_recovered",
+                ):
+                    h.run(5 * 60)
+                    break
         finally:
             h.daemon.ledger.close()
         calls = [c for c in sb.calls if c.operation == "restartCMAKService"]

@@ -61,7 +61,7 @@ def test_idle_and_trickling_sockets_never_keep_the_listener_from_its_users(
 ) -> None:
     host, port = listener
     result = flood(
-        host, port, token=TOKEN, webhook_body=ALERT, idle=150, trickling=50, seconds=4, every=0.25
+        host, port, token=TOKEN, webhook_body=ALERT, idle=120, trickling=40, seconds=2, every=0.2
     )
     assert result.failures == {}
     for what in ("/-/ready", "/metrics", "webhook"):

@@ -46,11 +46,11 @@ def h(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Harness]:
 
 
 def test_fuzzed_bodies_get_no_5xx_no_action_and_bounded_logs(h: Harness) -> None:
-    result = fuzz(h.daemon.http.app, TOKEN, bodies(3000, seed=1))
+    result = fuzz(h.daemon.http.app, TOKEN, bodies(2000, seed=1))
     h.executor.drain()
     assert result.five_hundreds == []
     assert set(result.codes) <= {200, 400, 413, 415}, result.codes
-    assert result.codes[400] > 1000 and result.codes[200] > 100, "both kinds were exercised"
+    assert result.codes[400] > 700 and result.codes[200] > 100, "both kinds were exercised"
     assert result.mapped == 0 and h.actions() == []
     assert h.metric("remediator_webhook_requests_total", code="500") == 0
     assert sum(result.codes.values()) == sum(
@@ -66,7 +66,7 @@ def test_fuzzed_bodies_over_the_real_listener(h: Harness) -> None:
         headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
         codes = {
             requests.post(url, data=body, headers=headers, timeout=10).status_code
-            for body in bodies(300, seed=2)
+            for body in bodies(150, seed=2)
         }
     finally:
         h.daemon.http.close()
