@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import (
     CollectorRegistry,
@@ -12,7 +12,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-from remediator import __version__
+from remediator import __version__, series
 
 _PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _ACTION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -34,13 +34,17 @@ LEDGER_RECORDS = (
 class Metrics:
     """The metric objects, built once per registry; tests pass a fresh `CollectorRegistry()`."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, *, stock: bool = False) -> None:
+        """`stock`: prometheus_client's Counter and Gauge for the per-target families too, as
+        before `series` (the reference the tests and bench/scrape_render.py compare with)."""
         # No `*_created` series: a quarter of the exposition at thousands of targets, for a
         # start time nobody graphs (a library-wide switch; client_python has no per-registry one).
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry
         r = registry
-        self.probes = Counter(
+        counter: Callable[..., series.CounterFamily] = Counter if stock else series.Counter
+        gauge: Callable[..., series.GaugeFamily] = Gauge if stock else series.Gauge
+        self.probes = counter(
             "remediator_probes_total", "Health probes by result.", ["target", "result"], registry=r
         )
         self.probe_duration = Histogram(
@@ -49,7 +53,7 @@ class Metrics:
             buckets=_PROBE_BUCKETS,
             registry=r,
         )
-        self.target_up = Gauge(
+        self.target_up = gauge(
             "remediator_target_up",
             "Last probe of the target succeeded (1) or not (0).",
             ["target"],
@@ -74,25 +78,25 @@ class Metrics:
             buckets=_ACTION_BUCKETS,
             registry=r,
         )
-        self.remediations = Counter(
+        self.remediations = counter(
             "remediator_remediations_total",
             "Verified outcomes of remediations.",
             ["rule", "target", "outcome"],
             registry=r,
         )
-        self.breaker_open = Gauge(
+        self.breaker_open = gauge(
             "remediator_breaker_open",
             "Circuit breaker open (1): restarts are not helping.",
             ["rule", "target"],
             registry=r,
         )
-        self.cooldown_remaining = Gauge(
+        self.cooldown_remaining = gauge(
             "remediator_cooldown_remaining_seconds",
             "Seconds until the rule may act again.",
             ["rule", "target"],
             registry=r,
         )
-        self.paused = Gauge(
+        self.paused = gauge(
             "remediator_paused", "Target paused for maintenance (1).", ["target"], registry=r
         )
         self.ncp_requests = Counter(
@@ -161,7 +165,7 @@ class Metrics:
             "Notifications in the outbox waiting to be sent.",
             registry=r,
         )
-        self.approvals_pending = Gauge(
+        self.approvals_pending = gauge(
             "remediator_approvals_pending",
             "A restart of the target waits for a human's approval (1).",
             ["target"],
