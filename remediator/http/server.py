@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CollectorRegistry
 
 from remediator.clock import Clock, SystemClock
 from remediator.http.guard import Gate, Gates, guarded_server
+from remediator.http.scrape import make_metrics_app
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
@@ -67,7 +68,7 @@ _REASONS = {
 
 def make_app(routes: Routes) -> WsgiApp:
     """The WSGI application."""
-    metrics_app = make_wsgi_app(routes.registry)
+    metrics_app = make_metrics_app(routes.registry)
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -91,7 +92,7 @@ def make_app(routes: Routes) -> WsgiApp:
         if method not in ("GET", "HEAD"):
             return json_response(start_response, 405, {"error": "method not allowed"})
         if path == "/metrics":
-            return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+            return metrics_app(environ, start_response)
         if path == "/-/healthy":
             ok = routes.healthy()
             return json_response(start_response, 200 if ok else 503, {"healthy": ok})
