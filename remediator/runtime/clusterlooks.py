@@ -9,6 +9,7 @@ from remediator.core.events import ProbeResult
 from remediator.errors import NcpError
 from remediator.probe import cluster as cluster_look
 from remediator.runtime.driver import Driver
+from remediator.runtime.probelog import say_look
 
 # How often a rolling restart's progress is polled for a target with no cluster look of its own.
 PROGRESS = 10.0
@@ -62,7 +63,7 @@ class ClusterLooks:
             took = self.clock.monotonic() - start
             return cluster_look.unreadable(target, exc, self.clock.now(), took)
         took = self.clock.monotonic() - start
-        return self.driver.count_look(cluster_look.look(target, status, self.clock.now(), took))
+        return say_look(cluster_look.look(target, status, self.clock.now(), took))
 
 
 class _Poll:

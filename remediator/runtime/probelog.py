@@ -1,5 +1,6 @@
 """What the log says of probes: a target's change of health, once, and while any target stays
-down, one reminder line every few minutes — never a line per failed probe."""
+down, one reminder line every few minutes — never a line per failed probe; and a cluster look
+that finds its cluster unhealthy (`say_look`)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,13 @@ class ProbeLog:
             + (f" and {more} more" if more else ""),
             extra={"event": "probe", "failing": len(self._down)},
         )
+
+
+def say_look(result: ProbeResult) -> ProbeResult:
+    """Log a cluster look that found the cluster unhealthy; returns it."""
+    if not result.ok and not result.inconclusive:
+        log.info(
+            f"cluster status of {result.target} unhealthy: {result.reason}",
+            extra={"target": result.target, "reason": result.reason, "event": "cluster"},
+        )
+    return result

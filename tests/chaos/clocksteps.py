@@ -105,7 +105,8 @@ def back_while_running(tmp: Path, offset: str = "-2h") -> Step:
             d.start(env=env)
             wait_for(d.ready, timeout=20, what="the daemon ready", detail=d.output)
             faketime.set(offset)
-            CLOCK.sleep(2)  # libfaketime reads its file once a second
+            # libfaketime reads its file once a second: measure from when the daemon saw it.
+            wait_for(lambda: "the wall clock stepped" in d.output(), timeout=10, what="the step")
             probes = 'remediator_probes_total{result="success",target="orders"}'
             before = d.metric(probes) or 0.0
             notify.settimeout(0.05)
