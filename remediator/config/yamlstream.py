@@ -8,10 +8,10 @@ dict and two marks each: ~5 KiB per target of a large configuration), then const
   on a transient ScalarNode, so ints, floats, bools, nulls, timestamps, !!binary and !!str come
   out as `safe_load` makes them;
 - an alias is the anchored object itself; a `<<:` merge key takes a mapping or a list of
-  mappings, whose keys come first, in the order written: own keys win over merged ones, an
-  earlier mapping of a list over a later one, a later `<<:` over an earlier one (the merge
-  spec, and PyYAML up to 6.0.3; 6.0.4's `flatten_mapping` lets the winner depend on whether the
-  key is one character long, yaml/pyyaml#953, and keeps the order written: so does this);
+  mappings, whose keys come first, in the order written. Own keys win over merged ones, an
+  earlier mapping of a list over a later one (the merge spec, and PyYAML up to 6.0.3), a later
+  `<<:` over an earlier one; PyYAML 6.0.4's `flatten_mapping` lets the winner depend on
+  whether the key is one character long (yaml/pyyaml#953);
 - !!set makes a set, !!omap and !!pairs a list of pairs (the open collections: yamlframes.py).
 
 Whatever it does not decide itself, it leaves to PyYAML's node-based loader by raising
