@@ -45,7 +45,7 @@ class Report(Protocol):
         """A warning at `path` of `doc`."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Located:
     """An item of a list (a target, a rule) as written, and where."""
 
@@ -56,25 +56,24 @@ class Located:
 
 def check_targets(report: Report, targets: Sequence[Located], site: str | None) -> None:
     """Unique names and cluster numbers; each target's region exists on the site."""
-    firsts: dict[tuple[str, str], int] = {}
+    # The first target of each name and cluster number (its line is looked up on a duplicate).
+    firsts: dict[str, dict[str, Located]] = {"name": {}, "cluster_no": {}}
     for at in targets:
-        for key in ("name", "cluster_no"):
+        for key, seen in firsts.items():
             value = at.raw.get(key)
             if isinstance(value, int) and not isinstance(value, bool):
                 value = str(value)
             if not isinstance(value, str):
                 continue
-            if (key, value) in firsts:  # by occurrence: a YAML alias repeats the same lines
+            first = seen.setdefault(value, at)
+            if first is not at:  # by occurrence: a YAML alias repeats the same lines
                 what = repr(value) if NAME_PATTERN.fullmatch(value) else ""
+                line = first.doc.line_of((*first.path, key))
                 report.add(
                     at.doc,
                     (*at.path, key),
-                    f"duplicate {key} {what} (first on line {firsts[(key, value)]})".replace(
-                        "  ", " "
-                    ),
+                    f"duplicate {key} {what} (first on line {line})".replace("  ", " "),
                 )
-            else:
-                firsts[(key, value)] = at.doc.line_of((*at.path, key))
         region = at.raw.get("region")
         if isinstance(region, str) and site in sites.PREFIXES:
             problem = region_problem(site, region)

@@ -224,6 +224,7 @@ def load_config(path: Path) -> Config:
         raise ConfigError([Problem(str(path), 1, "(file)", "not UTF-8 text")]) from None
     loader = _Loader()
     doc = loader.read(str(path), text)
+    del text  # parsed: validation need not hold it (0.6 MiB at 5,000 targets)
     root = doc.data
     if root is None and not doc.problems:
         loader.add(doc, (), "the file is empty")

@@ -1,35 +1,33 @@
 """YAML with `safe_load` semantics that remembers the line of every key and item.
 
-`load_yaml` returns the plain data (dicts, lists, scalars) with a side table that maps each
-container to the lines of its keys or items, so that a problem found later, at a key path like
+`load_yaml` returns the plain data (dicts, lists, scalars) with a side table that gives the line
+of each key and item, so that a problem found later, at a key path like
 `("rules", 0, "trigger")`, can be reported as `FILE:LINE: rules[0].trigger: ...`.
 Duplicate keys, which `safe_load` silently collapses to the last one, are problems here.
+
+The data is built straight from libyaml's events (yamlstream.py): PyYAML's node tree for a
+5,000-target file is ~30 MiB that the process keeps after it is freed. PyYAML's node-based
+loaders remain for what the stream leaves to them: rare forms, on libyaml's parser, and every
+error, worded by the pure-Python parser as always.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from remediator.config.yamllines import NO_CONTAINER, Lines
+from remediator.config.yamlstream import BadScalar, Built, Duplicate, Unstreamable, build
 from remediator.errors import Problem
 
 KeyPath = tuple[str | int, ...]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-@dataclass
-class _Lines:
-    """Where each container's keys or items start (1-based), by container identity."""
-
-    maps: dict[int, tuple[int, dict[Hashable, int]]] = field(default_factory=dict)
-    seqs: dict[int, tuple[int, list[int]]] = field(default_factory=dict)
-    duplicates: list[tuple[int, Hashable, int, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -38,34 +36,12 @@ class YamlDocument:
 
     file: str
     data: Any
-    lines: _Lines
+    lines: Lines
     problems: tuple[Problem, ...] = ()
 
     def line_of(self, path: Sequence[str | int]) -> int:
         """The line of the deepest part of `path` that exists (a missing key: its parent's)."""
-        node: Any = self.data
-        line = self._container_line(node)
-        for part in path:
-            if isinstance(node, dict) and id(node) in self.lines.maps:
-                key_lines = self.lines.maps[id(node)][1]
-                if part not in key_lines:
-                    break
-                line, node = key_lines[part], node[part]
-            elif isinstance(node, list) and id(node) in self.lines.seqs:
-                item_lines = self.lines.seqs[id(node)][1]
-                if not isinstance(part, int) or not 0 <= part < len(item_lines):
-                    break
-                line, node = item_lines[part], node[part]
-            else:
-                break
-        return line
-
-    def _container_line(self, node: Any) -> int:
-        if isinstance(node, dict) and id(node) in self.lines.maps:
-            return self.lines.maps[id(node)][0]
-        if isinstance(node, list) and id(node) in self.lines.seqs:
-            return self.lines.seqs[id(node)][0]
-        return 1
+        return self.lines.line_of(self.data, path)
 
 
 def format_path(path: Sequence[str | int]) -> str:
@@ -79,16 +55,81 @@ def format_path(path: Sequence[str | int]) -> str:
     return out or "(root)"
 
 
+def load_yaml(text: str, file: str) -> YamlDocument:
+    """Parse one YAML document; syntax errors and duplicate keys come back as problems."""
+    built = _load(text, file)
+    if isinstance(built, Problem):
+        return YamlDocument(file, None, Lines(), (built,))
+    problems: list[Problem] = []
+    if built.duplicates:
+        paths = _container_paths(built.data)
+        problems = [
+            Problem(
+                file,
+                dup.line,
+                format_path((*paths.get(id(dup.container), ()), _path_part(dup.key))),
+                f"duplicate key (first on line {dup.first})",
+            )
+            for dup in built.duplicates
+        ]
+    return YamlDocument(file, built.data, built.lines, tuple(problems))
+
+
+# libyaml's parser, when PyYAML was built with it (its wheels are).
+_CSafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load(text: str, file: str) -> Built | Problem:
+    """The data from the event stream, else from nodes; a problem when PyYAML has one."""
+    loader = _CSafeLoader(text)
+    try:
+        return build(loader)
+    except BadScalar as exc:
+        return Problem(file, exc.line, "(yaml)", exc.message)
+    except Unstreamable:
+        rare = True  # or an error: PyYAML decides, on nodes
+    except yaml.YAMLError:
+        rare = False  # libyaml's own error
+    finally:
+        loader.dispose()
+    try:
+        if rare:
+            try:
+                return _parse(_FastLineLoader, text)
+            except yaml.YAMLError:
+                pass  # libyaml words its errors its own way: the pure-Python parser, as always
+        return _parse(_LineLoader, text)  # checks every character: a NUL byte fails
+    except yaml.reader.ReaderError as exc:
+        return _reader_problem(file, text, exc)
+    except yaml.MarkedYAMLError as exc:
+        return _syntax_problem(file, exc)
+    except yaml.YAMLError as exc:
+        return Problem(file, 1, "(yaml)", str(exc))
+    except RecursionError:
+        return Problem(file, 1, "(yaml)", "nested too deeply")
+
+
 class _LineConstruction(SafeConstructor):
-    """Records lines and duplicate keys while constructing (mixed into a SafeLoader)."""
+    """Records lines and duplicate keys while constructing from nodes (mixed into a loader)."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)  # type: ignore[call-arg]  # the loader's, next in the MRO
-        self.table = _Lines()
+        self.table = Lines()
+        self.duplicates: list[Duplicate] = []
+        self.numbers: dict[int, int] = {}  # id of a dict or list built here → its number
+
+    def child(self, value: Any) -> int:
+        """The number of `value` in the table, if it is a container built here."""
+        if isinstance(value, dict | list):
+            return self.numbers.get(id(value), NO_CONTAINER)
+        return NO_CONTAINER
 
     def construct_line_map(self, node: MappingNode) -> Iterator[dict[Any, Any]]:
         data: dict[Any, Any] = {}
+        self.numbers[id(data)] = number = self.table.open()
         yield data
+        if not isinstance(node, MappingNode):  # `!!map x`: PyYAML's own error
+            SafeConstructor.construct_mapping(self, node)
         seen: dict[Hashable, int] = {}
         for key_node, _ in node.value:
             if key_node.tag == _MERGE_TAG:
@@ -96,7 +137,7 @@ class _LineConstruction(SafeConstructor):
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if isinstance(key, Hashable) and key in seen:
-                self.table.duplicates.append((id(data), key, line, seen[key]))
+                self.duplicates.append(Duplicate(data, key, line, seen[key], 0))
             elif isinstance(key, Hashable):
                 seen[key] = line
         self.flatten_mapping(node)  # resolves `<<:` merges; later (own) keys win
@@ -106,26 +147,27 @@ class _LineConstruction(SafeConstructor):
             if isinstance(key, Hashable):
                 key_lines[key] = key_node.start_mark.line + 1
         data.update(SafeConstructor.construct_mapping(self, node))
-        self.table.maps[id(data)] = (node.start_mark.line + 1, key_lines)
+        entries = [n for key in data for n in (key_lines[key], self.child(data[key]))]
+        self.table.close(number, node.start_mark.line + 1, entries)
 
     def construct_line_seq(self, node: SequenceNode) -> Iterator[list[Any]]:
         data: list[Any] = []
+        self.numbers[id(data)] = number = self.table.open()
         yield data
         data.extend(self.construct_sequence(node))
-        item_lines = [item.start_mark.line + 1 for item in node.value]
-        self.table.seqs[id(data)] = (node.start_mark.line + 1, item_lines)
+        lines = (item.start_mark.line + 1 for item in node.value)
+        entries = [
+            n for line, value in zip(lines, data, strict=True) for n in (line, self.child(value))
+        ]
+        self.table.close(number, node.start_mark.line + 1, entries)
 
 
 class _LineLoader(_LineConstruction, yaml.SafeLoader):
     """A SafeLoader that records lines and duplicate keys (pure Python: its error messages)."""
 
 
-# libyaml's parser, when PyYAML was built with it (its wheels are).
-_CSafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 class _FastLineLoader(_LineConstruction, _CSafeLoader):  # type: ignore[misc,valid-type]
-    """The same on libyaml's parser: 5,000 targets load in about a second instead of five."""
+    """The same on libyaml's parser, for the forms the event stream leaves to nodes."""
 
 
 # (The stubs bind add_constructor's callback to the loader classes they know.)
@@ -134,47 +176,15 @@ for _loader in (_LineLoader, _FastLineLoader):
     _loader.add_constructor("tag:yaml.org,2002:seq", _loader.construct_line_seq)  # type: ignore[type-var]
 
 
-def _parse(loader_class: type[_LineConstruction], text: str) -> tuple[Any, _Lines]:
+def _parse(loader_class: type[_LineConstruction], text: str) -> Built:
     loader = loader_class(text)
     try:
         node: Node | None = loader.get_single_node()  # type: ignore[attr-defined]
-        return (None if node is None else loader.construct_document(node)), loader.table
+        data = None if node is None else loader.construct_document(node)
+        loader.table.root = loader.child(data)
+        return Built(data, loader.table, loader.duplicates)
     finally:
         loader.dispose()  # type: ignore[attr-defined]
-
-
-def load_yaml(text: str, file: str) -> YamlDocument:
-    """Parse one YAML document; syntax errors and duplicate keys come back as problems."""
-    try:
-        data, table = _parse(_FastLineLoader, text)
-    except RecursionError:
-        problem = Problem(file, 1, "(yaml)", "nested too deeply")
-        return YamlDocument(file, None, _Lines(), (problem,))
-    except yaml.YAMLError:
-        # libyaml words its errors its own way: the pure-Python parser says them as always.
-        try:
-            data, table = _parse(_LineLoader, text)  # checks every character: a NUL byte fails
-        except yaml.reader.ReaderError as exc:
-            return YamlDocument(file, None, _Lines(), (_reader_problem(file, text, exc),))
-        except yaml.MarkedYAMLError as exc:
-            return YamlDocument(file, None, _Lines(), (_syntax_problem(file, exc),))
-        except yaml.YAMLError as exc:
-            return YamlDocument(file, None, _Lines(), (Problem(file, 1, "(yaml)", str(exc)),))
-        except RecursionError:
-            problem = Problem(file, 1, "(yaml)", "nested too deeply")
-            return YamlDocument(file, None, _Lines(), (problem,))
-    paths: dict[int, KeyPath] = {}
-    _container_paths(data, (), paths)
-    problems = [
-        Problem(
-            file,
-            line,
-            format_path((*paths.get(container, ()), _path_part(key))),
-            f"duplicate key (first on line {first})",
-        )
-        for container, key, line, first in table.duplicates
-    ]
-    return YamlDocument(file, data, table, tuple(problems))
 
 
 def _reader_problem(file: str, text: str, exc: yaml.reader.ReaderError) -> Problem:
@@ -197,11 +207,16 @@ def _path_part(key: Hashable) -> str | int:
     return key if isinstance(key, str) else str(key)
 
 
-def _container_paths(data: Any, path: KeyPath, out: dict[int, KeyPath]) -> None:
-    """Record the first path of every container (aliases and recursive data are visited once)."""
-    if not isinstance(data, dict | list) or id(data) in out:
-        return
-    out[id(data)] = path
-    items = data.items() if isinstance(data, dict) else enumerate(data)
-    for key, value in items:
-        _container_paths(value, (*path, key if isinstance(key, int) else _path_part(key)), out)
+def _container_paths(data: Any) -> dict[int, KeyPath]:
+    """The first path of every container, depth first (aliases and recursive data: once)."""
+    out: dict[int, KeyPath] = {}
+    todo: list[tuple[Any, KeyPath]] = [(data, ())]
+    while todo:
+        node, path = todo.pop()
+        if not isinstance(node, dict | list) or id(node) in out:
+            continue
+        out[id(node)] = path
+        items = list(node.items() if isinstance(node, dict) else enumerate(node))
+        for key, value in reversed(items):
+            todo.append((value, (*path, key if isinstance(key, int) else _path_part(key))))
+    return out
