@@ -7,14 +7,17 @@ started and when it finished relative to when it was due, and every missed run. 
 written to OUT.json when the daemon exits, as `[monotonic time, kind, seconds late, target]`
 with kind `submitted` (the run started), `done` (it finished) or `missed`.
 
-This measures what the daemon does not export itself: scheduling lateness. The cost is one
-list append per event, two events per probe.
+This measures what the daemon does not export itself: scheduling lateness. The cost is two
+events per probe, each kept in compact arrays (21 bytes, not a 128-byte tuple in a list: at
+5,000 targets a run records ~35,000 events, which as tuples would add ~4 MiB to the RSS the
+bench judges).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +25,26 @@ import remediator.cli.run as run_command
 from remediator.cli import main
 
 # The names the benchmarks have always read (from APScheduler's events, before the probe loop).
-KINDS = {"started": "submitted", "finished": "done", "missed": "missed"}
-RECORDS: list[tuple[float, str, float, str]] = []
+KINDS = ("submitted", "done", "missed")
+KIND_OF = {"started": 0, "finished": 1, "missed": 2}
+AT, LATE = array("d"), array("d")
+KIND, TARGET = array("b"), array("i")
+TARGETS: dict[str, int] = {}
 
 
 def observer(kind: str, target: str, due: float, at: float) -> None:
     """Record one run of the probe schedule (times on the loop's monotonic clock)."""
-    RECORDS.append((at, KINDS[kind], at - due, target))
+    AT.append(at)
+    LATE.append(at - due)
+    KIND.append(KIND_OF[kind])
+    TARGET.append(TARGETS.setdefault(target, len(TARGETS)))
+
+
+def records() -> list[tuple[float, str, float, str]]:
+    """The events as `[monotonic time, kind, seconds late, target]`."""
+    names = list(TARGETS)
+    rows = zip(AT, LATE, KIND, TARGET, strict=True)
+    return [(at, KINDS[k], late, names[t]) for at, late, k, t in rows]
 
 
 def run(argv: list[str]) -> int:
@@ -56,7 +72,7 @@ def run(argv: list[str]) -> int:
         return main(rest)
     finally:
         with open(out, "w", encoding="utf-8") as f:
-            json.dump(RECORDS, f, separators=(",", ":"))
+            json.dump(records(), f, separators=(",", ":"))
 
 
 if __name__ == "__main__":
