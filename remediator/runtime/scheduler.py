@@ -6,8 +6,14 @@ and petted no watchdog for two hours while `/-/healthy` said 200; stepped ahead,
 skipped runs. This scheduler keeps each job's next run on `Clock.monotonic()`, so a step of the
 wall clock changes nothing, and keeps APScheduler's behaviour where the daemon relied on it:
 staggered first runs (`start_date`), one instance of a job at a time (a run due while the last
-still runs is skipped), missed runs coalesced into one, `misfire_grace_time`, a pool of threads
-per `executor`, and job events for listeners (`apscheduler.events`, for bench/daemon_shim.py).
+still runs is skipped), missed runs coalesced into one, `misfire_grace_time`, and a pool of threads
+per `executor`. A run skipped (the last still running) or missed (later than its grace time)
+is logged at DEBUG: these jobs are the 1 s tick, readiness and the cluster looks; the probes,
+whose schedule is watched, run on their own loop (`remediator.probe.schedule`).
+
+It does not import APScheduler (its import costs ~3 MiB of RSS: the package's version lookup
+reads every installed distribution's metadata), which only maintenance windows' cron
+expressions need.
 """
 
 from __future__ import annotations
@@ -18,26 +24,12 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from apscheduler.events import (
-    EVENT_ALL,
-    EVENT_JOB_ERROR,
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
-    EVENT_JOB_SUBMITTED,
-    JobExecutionEvent,
-    JobSubmissionEvent,
-    SchedulerEvent,
-)
-
-from remediator.clock import Clock, wall_clock
+from remediator.clock import Clock
 
 log = logging.getLogger("remediator.runtime.daemon")
-
-Listener = Callable[[SchedulerEvent], object]
 
 
 @dataclass
@@ -72,7 +64,6 @@ class MonotonicScheduler:
             for pool, size in self._sizes.items()
         }
         self._jobs: dict[str, Job] = {}
-        self._listeners: list[tuple[Listener, int]] = []
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -132,10 +123,6 @@ class MonotonicScheduler:
         with self._wake:
             self._jobs.pop(job_id, None)
 
-    def add_listener(self, callback: Listener, mask: int = EVENT_ALL) -> None:
-        """Call `callback` with each job event in `mask` (APScheduler's event classes)."""
-        self._listeners.append((callback, mask))
-
     def start(self) -> None:
         """Start the thread that submits due jobs."""
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
@@ -162,13 +149,12 @@ class MonotonicScheduler:
             late = now - job.due
             # Missed runs are coalesced into this one (never a burst after a stall).
             job.due += job.interval * max(1, math.ceil(late / job.interval + 1e-9))
-            scheduled = self._wall_ago(late)
             if job.running:
-                self._emit(EVENT_JOB_MAX_INSTANCES, job, scheduled)
+                log.debug(f"run of job {job.name!r} skipped: the last one still runs")
             elif job.misfire_grace_time is not None and late > job.misfire_grace_time:
-                self._emit(EVENT_JOB_MISSED, job, scheduled)
+                log.debug(f"run of job {job.name!r} missed by {late:.1f}s")
             else:
-                self._submit(job, scheduled)
+                self._submit(job)
         with self._wake:
             return min((j.due for j in self._jobs.values()), default=now + 60.0) - now
 
@@ -183,44 +169,20 @@ class MonotonicScheduler:
                 if self._stopping:
                     return
 
-    def _submit(self, job: Job, scheduled: datetime) -> None:
+    def _submit(self, job: Job) -> None:
         pool = self._pools.get(job.executor)
         if pool is None or self._stopping:
             return
         job.running = True
-        self._emit(EVENT_JOB_SUBMITTED, job, scheduled)
         try:
-            pool.submit(self._run, job, scheduled)
+            pool.submit(self._run, job)
         except RuntimeError:  # shut down meanwhile
             job.running = False
 
-    def _run(self, job: Job, scheduled: datetime) -> None:
+    def _run(self, job: Job) -> None:
         try:
             job.func(*job.args)
-        except Exception as exc:  # a job's bug is logged, and the job runs again next time
+        except Exception:  # a job's bug is logged, and the job runs again next time
             log.exception(f"scheduled job {job.name!r} failed", extra={"event": "scheduler"})
-            self._emit(EVENT_JOB_ERROR, job, scheduled, exception=exc)
-        else:
-            self._emit(EVENT_JOB_EXECUTED, job, scheduled)
         finally:
             job.running = False
-
-    def _wall_ago(self, seconds: float) -> datetime:
-        """The wall time `seconds` ago (for listeners, who compare it with their own clock)."""
-        return datetime.fromtimestamp(wall_clock(self._clock).now(), UTC) - timedelta(
-            seconds=seconds
-        )
-
-    def _emit(
-        self, code: int, job: Job, scheduled: datetime, exception: Exception | None = None
-    ) -> None:
-        if not self._listeners:
-            return
-        event: SchedulerEvent
-        if code == EVENT_JOB_SUBMITTED:
-            event = JobSubmissionEvent(code, job.id, "default", [scheduled])
-        else:
-            event = JobExecutionEvent(code, job.id, "default", scheduled, exception=exception)
-        for callback, mask in self._listeners:
-            if code & mask:
-                callback(event)
