@@ -94,6 +94,11 @@ class HttpClient:
         progress.connected = True
         return await self._exchange(connection, message)
 
+    @property
+    def idle_connections(self) -> int:
+        """How many connections wait in the pool."""
+        return sum(len(idle) for idle in self._idle.values())
+
     def close(self) -> None:
         """Close every idle connection; nothing goes back to the pool afterwards."""
         self._closed = True
