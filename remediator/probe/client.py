@@ -60,8 +60,7 @@ class Progress:
 
 
 class HttpClient:
-    """GETs for the probes, on `loop` (used only there, from any one coroutine at a time per
-    connection)."""
+    """GETs for the probes, on `loop` (and only from there)."""
 
     def __init__(
         self,
@@ -150,8 +149,8 @@ class HttpClient:
 
     async def _connect(self, origin: Origin) -> Connection:
         scheme, host, port = origin
-        sock = await self._dial(await self._resolve(host, port))
         tls = self._tls_context() if scheme == "https" else None
+        sock = await self._dial(await self._resolve(host, port))
         try:
             _, connection = await self._loop.create_connection(
                 lambda: Connection(self._loop, origin, self._forget),
