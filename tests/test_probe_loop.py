@@ -13,12 +13,12 @@ from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
 
-import aiohttp
 import pytest
 
 from remediator.clock import FakeClock
 from remediator.config.health import HealthCheck, preset
 from remediator.core.events import ProbeResult
+from remediator.probe.client import HttpClient
 from remediator.probe.loop import ProbeLoop
 from remediator.probe.runner import Prober
 from remediator.probe.schedule import ProbeSchedule
@@ -108,8 +108,8 @@ def test_hanging_targets_are_probed_all_at_once_and_fail_at_their_deadline(
     try:
         hc = check(f"http://127.0.0.1:{silent.port}/health")
 
-        async def many(session: aiohttp.ClientSession) -> list[ProbeResult]:
-            return await asyncio.gather(*(prober.look(session, hc) for _ in range(200)))
+        async def many(client: HttpClient) -> list[ProbeResult]:
+            return await asyncio.gather(*(prober.look(client, hc) for _ in range(200)))
 
         results = loop.run(many)
         # All 200 were connected at once: no pool of threads (64 before) held them back.
@@ -167,7 +167,7 @@ def test_proxies_from_the_environment_are_not_used(
 
 
 def test_run_from_the_loop_itself_is_refused(loop: ProbeLoop, prober: Prober) -> None:
-    async def nested(session: aiohttp.ClientSession) -> str:
+    async def nested(client: HttpClient) -> str:
         try:
             prober.probe(check("http://127.0.0.1:1/"))
         except RuntimeError as exc:

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     config = load(args.config)
     if config is None:
         return EXIT_USAGE
-    # Imported after the config is loaded: the daemon's modules (aiohttp, APScheduler, waitress)
+    # Imported after the config is loaded: the daemon's modules (asyncio, APScheduler, waitress)
     # then fill the memory that parsing a large config used and freed (~6 MiB less RSS).
     from remediator.runtime.daemon import Daemon
 

@@ -1,7 +1,8 @@
-"""The probes' event loop: one thread that does every probe's I/O, and the session they share.
+"""The probes' event loop: one thread that does every probe's I/O, and the HTTP client they
+share (its kept-alive connections).
 
 While it runs (`start` to `stop`), `run` from any other thread hands a coroutine to it and
-waits; while it does not (tests, offline commands), `run` uses a loop and a session of its own
+waits; while it does not (tests, offline commands), `run` uses a loop and a client of its own
 for that one call.
 """
 
@@ -14,33 +15,31 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-import aiohttp
-
-from remediator.probe.http import make_session
+from remediator.probe.client import HttpClient
 
 log = logging.getLogger("remediator.probe")
 
 T = TypeVar("T")
-Work = Callable[[aiohttp.ClientSession], Coroutine[Any, Any, T]]
+Work = Callable[[HttpClient], Coroutine[Any, Any, T]]
 # Sockets besides the probes' own: the listener, its clients, the ledger, the signed clients.
 _SPARE_FILES = 512
 
 
 class ProbeLoop:
-    """An asyncio loop on its own thread, with the probes' aiohttp session."""
+    """An asyncio loop on its own thread, with the probes' HTTP client."""
 
     def __init__(
         self, new_loop: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     ) -> None:
         self._new_loop = new_loop  # tests pass a loop whose time is a FakeClock's
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._client: HttpClient | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
         """Whether the loop's thread runs."""
-        return self._session is not None
+        return self._client is not None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -50,14 +49,14 @@ class ProbeLoop:
         return self._loop
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        """The probes' session (only on the loop, while `running`)."""
-        if self._session is None:
+    def client(self) -> HttpClient:
+        """The probes' HTTP client (only on the loop, while `running`)."""
+        if self._client is None:
             raise RuntimeError("the probe loop is not running")
-        return self._session
+        return self._client
 
     def start(self, sockets: int = 0) -> None:
-        """Start the thread and open the session; `sockets`: how many probes may be in flight
+        """Start the thread with a new client; `sockets`: how many probes may be in flight
         at once, for the limit on open files."""
         if self._thread is not None:
             return
@@ -66,16 +65,16 @@ class ProbeLoop:
         thread = threading.Thread(target=loop.run_forever, name="probes", daemon=True)
         thread.start()
         self._loop, self._thread = loop, thread
-        self._session = asyncio.run_coroutine_threadsafe(_open(), loop).result()
+        self._client = HttpClient(loop)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Cancel the probes in flight, close the session and end the thread."""
+        """Cancel the probes in flight, close the client's connections and end the thread."""
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        # The session stays until every task is done: a probe starting meanwhile still has it.
-        asyncio.run_coroutine_threadsafe(_close(self._session), loop).result(timeout)
-        self._session = None
+        # The client stays until every task is done: a probe starting meanwhile still has it.
+        asyncio.run_coroutine_threadsafe(_close(self._client), loop).result(timeout)
+        self._client = None
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)
         loop.close()
@@ -86,33 +85,34 @@ class ProbeLoop:
         self.loop.call_soon_threadsafe(callback, *args)
 
     def run(self, work: Work[T]) -> T:
-        """`work(session)` run to its end, from a thread other than the loop's."""
-        loop, session = self._loop, self._session
-        if loop is not None and session is not None:
+        """`work(client)` run to its end, from a thread other than the loop's."""
+        loop, client = self._loop, self._client
+        if loop is not None and client is not None:
             if threading.current_thread() is self._thread:
                 raise RuntimeError("ProbeLoop.run called on the probe loop itself")
-            return asyncio.run_coroutine_threadsafe(work(session), loop).result()
+            return asyncio.run_coroutine_threadsafe(work(client), loop).result()
         return asyncio.run(_once(work))
 
 
-async def _open() -> aiohttp.ClientSession:
-    return make_session()
-
-
-async def _close(session: aiohttp.ClientSession | None) -> None:
+async def _close(client: HttpClient | None) -> None:
     current = asyncio.current_task()
     # Again until none is left: a cancelled run may have been waiting to start another.
     while tasks := [t for t in asyncio.all_tasks() if t is not current]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    if session is not None:
-        await session.close()
+    if client is not None:
+        client.close()
+        await asyncio.sleep(0)  # the closed connections' sockets are released on the next turn
 
 
 async def _once(work: Work[T]) -> T:
-    async with make_session() as session:
-        return await work(session)
+    client = HttpClient(asyncio.get_running_loop())
+    try:
+        return await work(client)
+    finally:
+        client.close()
+        await asyncio.sleep(0)
 
 
 def _allow_open_files(wanted: int) -> None:

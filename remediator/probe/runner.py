@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import aiohttp
-
 from remediator.clock import Clock
 from remediator.config.health import HealthCheck
 from remediator.core.events import ProbeResult
+from remediator.probe.client import HttpClient
 from remediator.probe.http import fetch
 from remediator.probe.loop import ProbeLoop
 from remediator.secrets import Secret, SecretRef, resolve
@@ -33,16 +32,16 @@ class Prober:
 
     def probe(self, check: HealthCheck) -> ProbeResult:
         """GET `check.url` and judge the answer, waiting for it (not from the probe loop)."""
-        return self.loop.run(lambda session: self.look(session, check))
+        return self.loop.run(lambda client: self.look(client, check))
 
     async def probe_async(self, check: HealthCheck) -> ProbeResult:
         """The same look, on the running probe loop."""
-        return await self.look(self.loop.session, check)
+        return await self.look(self.loop.client, check)
 
-    async def look(self, session: aiohttp.ClientSession, check: HealthCheck) -> ProbeResult:
-        """One look over `session`; `reason` is "ok" or why the target is unhealthy."""
+    async def look(self, client: HttpClient, check: HealthCheck) -> ProbeResult:
+        """One look through `client`; `reason` is "ok" or why the target is unhealthy."""
         start = self._clock.monotonic()
-        reason = await fetch(session, check, self._auth(check))
+        reason = await fetch(client, check, self._auth(check))
         return ProbeResult(
             target=check.target,
             ok=reason == "ok",
