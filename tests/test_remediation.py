@@ -15,6 +15,7 @@ import pytest
 from remediator.cli.explain import replay
 from remediator.clock import FakeClock
 from remediator.core.decisions import Decision
+from remediator.core.snapshot import snapshot
 from remediator.runtime.eventlog import event_to_json, read_events
 from remediator.sandbox import Sandbox
 from tests.harness import AK, ANALYTICS, CMAK_RULE, ORDERS, PAYMENTS, SK, Harness
@@ -122,6 +123,29 @@ def test_a_restart_that_does_not_help_opens_the_breaker(
     h.run(3600)
     assert len(h.actions(ORDERS)) == 3
     assert h.metric("remediator_breaker_open", **labels) == 1
+
+
+def test_the_per_target_gauges_show_what_status_shows(harness: Harness, sb: Sandbox) -> None:
+    sb.set_cmak_restart(ORDERS, "available")
+    sb.break_tool(ORDERS, "down")
+    harness.run(3 * 15 + 40)  # restarted, recovered: its cooldown runs
+    harness.daemon.parts.operator.pause("payments", 600, "patching")
+    harness.daemon.tick()
+    snap = snapshot(harness.daemon.driver.engine, harness.clock.now())
+    seen = 0
+    for t in snap["targets"]:
+        name = t["name"]
+        assert harness.metric("remediator_paused", target=name) == (1 if t["paused"] else 0)
+        for r in t["rules"]:
+            labels = {"rule": r["rule"], "target": name}
+            cooldown = harness.metric("remediator_cooldown_remaining_seconds", **labels)
+            assert cooldown == r["cooldown_remaining_seconds"], labels
+            breaker = harness.metric("remediator_breaker_open", **labels)
+            assert breaker == (1 if r["breaker_open"] else 0), labels
+            seen += cooldown > 0
+    assert harness.metric("remediator_paused", target="payments") == 1
+    assert harness.metric("remediator_paused", target="orders") == 0
+    assert seen == 1, "orders' cooldown runs, and only its"
 
 
 def test_mass_failure_holds_every_action(harness: Harness, sb: Sandbox) -> None:

@@ -31,6 +31,33 @@ class StateView(Protocol):
     def paused(self, target: str, now: float) -> tuple[bool, str]: ...
 
 
+# Per target: its name, whether it is paused, and per rule (name, seconds of cooldown left,
+# breaker open) — what the daemon's gauges show every second.
+GaugeValues = tuple[str, bool, tuple[tuple[str, float, bool], ...]]
+
+
+def gauge_values(state: StateView, now: float) -> list[GaugeValues]:
+    """The values of the per-target gauges at `now`, as `snapshot` has them (a tuple per target
+    rather than the status's dicts: at 5,000 targets the daemon's tick took a snapshot a second
+    for these few values, ~1.3 MiB and 10,000 objects each time, under the engine's lock)."""
+    return [
+        (
+            ref.name,
+            state.paused(ref.name, now)[0],
+            tuple(
+                (
+                    rule.name,
+                    round(cooldown_remaining(rule, st, now), 1),
+                    st.breaker_open,
+                )
+                for rule in state.policy.rules_for(ref.name)
+                for st in (state.rule_states[(rule.name, ref.name)],)
+            ),
+        )
+        for ref in state.policy.targets
+    ]
+
+
 def snapshot(state: StateView, now: float) -> dict[str, Any]:
     """Targets, rule states, cooldowns, budgets, breakers and pauses at `now`."""
     targets: list[dict[str, Any]] = []

@@ -28,7 +28,7 @@ from remediator.core.alerts import EPISODE_MEMORY, EPISODE_SWEEP
 from remediator.core.engine import Engine
 from remediator.core.events import Event, ProbeResult, Tick
 from remediator.core.rules import BLAST_RADIUS, AlertTrigger
-from remediator.core.snapshot import snapshot
+from remediator.core.snapshot import gauge_values
 from remediator.http import approvals as approval_http
 from remediator.http.admin import gates as admin_gates
 from remediator.http.admin import routes as admin_routes
@@ -484,18 +484,15 @@ class Daemon:
 
     def _update_gauges(self, now: float) -> None:
         with self.driver.lock:
-            snap = snapshot(self.driver.engine, now)
+            values = gauge_values(self.driver.engine, now)
             waiting = {t for t, a in self.driver.engine.approvals.items() if not a.approved}
-        for t in snap["targets"]:
-            self.metrics.paused.labels(target=t["name"]).set(1 if t["paused"] else 0)
-            self.metrics.approvals_pending.labels(target=t["name"]).set(t["name"] in waiting)
-            for r in t["rules"]:
-                self.metrics.cooldown_remaining.labels(rule=r["rule"], target=t["name"]).set(
-                    r["cooldown_remaining_seconds"]
-                )
-                self.metrics.breaker_open.labels(rule=r["rule"], target=t["name"]).set(
-                    1 if r["breaker_open"] else 0
-                )
+        m = self.metrics
+        for target, paused, rules in values:
+            m.paused.labels(target=target).set(1 if paused else 0)
+            m.approvals_pending.labels(target=target).set(target in waiting)
+            for rule, cooldown, breaker_open in rules:
+                m.cooldown_remaining.labels(rule=rule, target=target).set(cooldown)
+                m.breaker_open.labels(rule=rule, target=target).set(1 if breaker_open else 0)
 
     def check_ledger(self) -> None:
         """A heartbeat write (or, while the ledger cannot be written, what was kept), so that
