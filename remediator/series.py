@@ -13,8 +13,8 @@ These families keep the API the code uses (`family.labels(**kw)`, then `.inc()` 
 but make each child once, with its sample line up to the value (`name{a="x",b="y"} `) written
 then as prometheus_client writes it — label names sorted, values escaped — so that a scrape
 writes only the values: 3.6 ms in either format at 5,000 targets, 11 ms with 2 rules
-(`remediator.exposition`). `labels()` finds a child by the keyword items as given, one dict
-look-up after the first call, so the daemon's 1 s tick sets its 10,000 gauges in 2.8 ms instead
+(`remediator.exposition`). `labels()` finds a child by its label values, one dict look-up
+after the first call, so the daemon's 1 s tick sets its 10,000 gauges in 2.8 ms instead
 of 13.5 ms (30,000 with 2 rules: about 17 ms instead of 50 ms).
 
 They are ordinary custom collectors in the same `CollectorRegistry`: `collect()` yields a
@@ -170,9 +170,7 @@ class _Family(Generic[ChildT]):
         self.name, self.documentation = name, documentation
         self.sample_name = name + self._suffix
         self.labelnames = tuple(labelnames)
-        self._children: dict[tuple[str, ...], ChildT] = {}
-        # labels(**kw) as called, kw's items in the caller's order -> child; only str values.
-        self._lookup: dict[tuple[tuple[str, Any], ...], ChildT] = {}
+        self._children: dict[tuple[str, ...], ChildT] = {}  # label values, in labelnames' order
         self._lock = threading.Lock()
         self._sorted = sorted(range(len(labelnames)), key=lambda i: labelnames[i])
         self._plain: dict[str, bool] = {}
@@ -180,10 +178,12 @@ class _Family(Generic[ChildT]):
 
     def labels(self, **values: str) -> ChildT:
         """The child for these label values (all label names, by keyword), made on first use."""
-        key = tuple(values.items())
-        child = self._lookup.get(key)
-        if child is not None:
-            return child
+        # The fast path: names in labelnames' order, as the code passes them. The children are
+        # keyed by str values only, so values of another type (1, True) never match here.
+        if tuple(values) == self.labelnames:
+            child = self._children.get(tuple(values.values()))
+            if child is not None:
+                return child
         if sorted(values) != sorted(self.labelnames):
             raise ValueError("Incorrect label names")
         strs = tuple(str(values[name]) for name in self.labelnames)
@@ -192,9 +192,6 @@ class _Family(Generic[ChildT]):
             if child is None:
                 child = self._child(strs, self._line(strs), self._lock)
                 self._children[strs] = child
-            if all(type(v) is str for v in values.values()):
-                # (Only str keys: 1 == True would otherwise find the child of "True".)
-                self._lookup[key] = child
         return child
 
     def _line(self, values: tuple[str, ...]) -> str:

@@ -16,7 +16,7 @@ CMAK_HEALTHY_BODY = re.compile(r"\A\s*healthy\s*\Z")
 KAFKA_UI_UP = "UP"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BasicAuth:
     """HTTP basic auth for a probe; the password is a reference, resolved before probing."""
 
@@ -24,7 +24,7 @@ class BasicAuth:
     password: SecretRef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HealthCheck:
     """One target's probe: GET `url`, healthy if the status, body and JSON status all match."""
 
@@ -38,7 +38,7 @@ class HealthCheck:
     basic_auth: BasicAuth | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterCheck:
     """One target's cluster-status look: a signed getClusterStatus every `interval` seconds."""
 
