@@ -13,7 +13,8 @@ from remediator.clock import FakeClock
 from remediator.sandbox import Sandbox
 from tests.e2e import CURRENT_TEST
 
-pytest_plugins = ["tests.pg"]  # the `postgres` fixture: a real server for the session
+# `postgres`: a real server for the session; `loop` and `prober`: a running probe loop
+pytest_plugins = ["tests.pg", "tests.probing"]
 
 SANDBOX_ACCESS_KEY = "TEST-ACCESS-KEY"
 SANDBOX_SECRET_KEY = "test-secret-key"  # a test key, not a secret

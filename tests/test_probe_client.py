@@ -22,6 +22,7 @@ from remediator.probe.judge import MAX_BODY
 from remediator.probe.loop import ProbeLoop
 from remediator.probe.runner import Prober
 from remediator.probe.wire import MAX_HEAD
+from tests.probing import FakeTimeLoop
 from tests.waiting import wait_for
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nhealthy"
@@ -130,19 +131,6 @@ def serve() -> Iterator[Serve]:
     yield start
     for server in servers:
         server.close()
-
-
-@pytest.fixture
-def loop() -> Iterator[ProbeLoop]:
-    probes = ProbeLoop()
-    probes.start()
-    yield probes
-    probes.stop()
-
-
-@pytest.fixture
-def prober(loop: ProbeLoop) -> Prober:
-    return Prober(loop, FakeClock())
 
 
 def check(url: str, timeout: float = 5.0, **kw: object) -> HealthCheck:
@@ -425,17 +413,6 @@ def test_stopping_the_loop_closes_idle_connections(serve: Serve) -> None:
     assert Prober(loop, FakeClock()).probe(healthy(server.url())).reason == "ok"
     loop.stop()
     assert server.peers[0].wait_closed()
-
-
-class FakeTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop whose time is the fake clock's monotonic time."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        super().__init__()
-        self._fake = clock
-
-    def time(self) -> float:
-        return self._fake.monotonic()
 
 
 # -- broken answers and their reasons -----------------------------------------------------------

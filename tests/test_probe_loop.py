@@ -29,19 +29,6 @@ def check(url: str, timeout: float = 0.3) -> HealthCheck:
     return preset("http", "t", url, timeout=timeout, interval=15.0)
 
 
-@pytest.fixture
-def loop() -> Iterator[ProbeLoop]:
-    probes = ProbeLoop()
-    probes.start()
-    yield probes
-    probes.stop()
-
-
-@pytest.fixture
-def prober(loop: ProbeLoop) -> Prober:
-    return Prober(loop, FakeClock())
-
-
 class Silent:
     """Accepts connections and never answers (a target whose service hangs)."""
 

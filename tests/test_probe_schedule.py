@@ -16,17 +16,7 @@ from remediator.config.health import HealthCheck, preset
 from remediator.core.events import ProbeResult
 from remediator.probe.loop import ProbeLoop
 from remediator.probe.schedule import ProbeSchedule, catch_up
-
-
-class FakeTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop whose time is the fake clock's monotonic time."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        super().__init__()
-        self._fake = clock
-
-    def time(self) -> float:
-        return self._fake.monotonic()
+from tests.probing import FakeTimeLoop
 
 
 def check(target: str, interval: float = 15.0, timeout: float = 5.0) -> HealthCheck:
