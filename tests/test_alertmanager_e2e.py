@@ -24,7 +24,7 @@ from remediator.clock import SystemClock
 from remediator.http.intake import PATH
 from remediator.sandbox import Sandbox
 from remediator.timetext import parse_time
-from tests.e2e import free_port, require_binary
+from tests.e2e import free_port, require_binary, stop_process
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -140,13 +140,7 @@ rules: [rules/*.yaml]
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, 15)
 
 
 class Alertmanager:
@@ -245,13 +239,7 @@ receivers:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, 10)
 
 
 @pytest.fixture

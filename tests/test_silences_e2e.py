@@ -16,7 +16,7 @@ import requests
 
 from remediator.clock import FakeClock
 from remediator.sandbox import Sandbox
-from tests.e2e import free_port, require_binary
+from tests.e2e import free_port, require_binary, stop_process
 from tests.harness import AK, ANALYTICS, CMAK_RULE, ORDERS, PAYMENTS, SK, Harness
 from tests.test_alertmanager_e2e import child_env, session
 from tests.waiting import wait_for
@@ -87,13 +87,7 @@ class Alertmanager:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, 10)
 
 
 @pytest.fixture
