@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -290,6 +291,27 @@ def test_the_daemon_serves_what_prometheus_asks_for(
     assert 'remediator_target_up{target="orders"} 1.0\n' in reply.text
     assert 'remediator_breaker_open{rule="cmak-unhealthy",target="orders"} 0.0\n' in reply.text
     assert daemon.metric("remediator_probes_total", target="orders", result="success") >= 4
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/-/healthy", "/no/such/path"])
+def test_a_head_answer_has_no_body_so_the_connection_stays_in_step(
+    daemon: Harness, path: str
+) -> None:
+    # HEAD, then GET on the same connection (the GET closing it): the GET's answer must come
+    # right after the HEAD's headers. (http.client would hide a body sent for HEAD: it drops
+    # what its HEAD response had buffered.)
+    with socket.create_connection(("127.0.0.1", daemon.daemon.http.port), timeout=5) as sock:
+        sock.sendall(
+            f"HEAD {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+            + b"GET /-/healthy HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, after = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 ")
+    assert b"\r\ncontent-length: 0\r\n" not in head.lower() + b"\r\n", "GET's length"
+    assert after.startswith(b"HTTP/1.1 "), after[:60]
 
 
 def test_the_daemon_answers_head_and_post_on_metrics_as_before(daemon: Harness) -> None:

@@ -66,6 +66,35 @@ _REASONS = {
 }
 
 
+def without_body_on_head(app: WsgiApp) -> WsgiApp:
+    """`app`, answering HEAD with GET's headers and no body: waitress sends what an app returns
+    even for HEAD, and on a kept-alive connection a client then reads those bytes as the start
+    of its next response."""
+
+    def wrapped(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "HEAD":
+            return app(environ, start_response)
+        said: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def keep(status: str, headers: list[tuple[str, str]], _exc_info: object = None) -> None:
+            said.append((status, list(headers)))
+
+        body = app(environ, keep)
+        try:
+            length = sum(len(chunk) for chunk in body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        status, headers = said[-1]
+        if not any(name.lower() == "content-length" for name, _ in headers):
+            headers.append(("Content-Length", str(length)))
+        start_response(status, headers)
+        return [b""]
+
+    return wrapped
+
+
 def make_app(routes: Routes) -> WsgiApp:
     """The WSGI application."""
     metrics_app = make_metrics_app(routes.registry)
@@ -103,7 +132,7 @@ def make_app(routes: Routes) -> WsgiApp:
             return json_response(start_response, 200, routes.status())
         return json_response(start_response, 404, {"error": f"no such path {path}"})
 
-    return app
+    return without_body_on_head(app)
 
 
 class HttpServer:
